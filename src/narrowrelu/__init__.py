@@ -1,0 +1,26 @@
+"""narrowrelu: learn narrow one-hidden-layer ReLU networks from Gaussian samples.
+
+The moment method of Chen, Dou, Goel, Klivans and Meka (COLT 2023) and its successors:
+random contractions of Hermite moment tensors find the span of the hidden directions, the
+neurons are found inside it and polished, and every accuracy figure is the exact population
+error. Public names: :class:`ReLUNetwork`, :func:`population_mse`, :func:`relative_error`,
+and the modules :mod:`~narrowrelu.planted` (the instance zoo), :mod:`~narrowrelu.hermite`,
+:mod:`~narrowrelu.moments` and :mod:`~narrowrelu.metrics`.
+"""
+
+from . import hermite, metrics, moments, planted
+from .metrics import population_mse, relative_error
+from .network import ReLUNetwork
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ReLUNetwork",
+    "population_mse",
+    "relative_error",
+    "hermite",
+    "metrics",
+    "moments",
+    "planted",
+    "__version__",
+]

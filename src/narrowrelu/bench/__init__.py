@@ -1,0 +1,1 @@
+"""Benchmarks: reproducible, seeded measurements against baselines run in the same process."""

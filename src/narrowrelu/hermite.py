@@ -1,0 +1,109 @@
+r"""Probabilists' Hermite polynomials, the ReLU's Hermite coefficients and the contraction kernel.
+
+The whole library rests on three facts (DESIGN §2):
+
+* :math:`\mathrm{He}_0 = 1,\ \mathrm{He}_1 = t,\ \mathrm{He}_{n+1} = t\,\mathrm{He}_n - n\,\mathrm{He}_{n-1}`
+  with :math:`E[\mathrm{He}_n \mathrm{He}_m] = n!\,\delta_{nm}` for :math:`t \sim N(0, 1)`;
+* :math:`c_n := E[\mathrm{relu}(z)\,\mathrm{He}_n(z)]` is :math:`1/\sqrt{2\pi}, 1/2` for
+  :math:`n = 0, 1`, zero for odd :math:`n \ge 3`, and :math:`\mathrm{He}_{n-2}(0)/\sqrt{2\pi}`
+  for even :math:`n \ge 2`;
+* the moment tensor :math:`T_\ell = E[y\,\mathrm{He}_\ell(x)] = c_\ell \sum_i \lambda_i u_i^{\otimes \ell}`
+  contracted :math:`\ell - 2` times with a unit vector :math:`g` is
+  :math:`M_\ell(g) = E[y\,K_\ell(x; g)] = c_\ell \sum_i \lambda_i \langle u_i, g\rangle^{\ell-2} u_i u_i^T`
+  with the kernel
+
+  .. math::
+
+     K_\ell(x; g) = \mathrm{He}_{\ell-2}(s)(xx^T - I) - (\ell-2)\mathrm{He}_{\ell-3}(s)(gx^T + xg^T)
+                    + (\ell-2)(\ell-3)\mathrm{He}_{\ell-4}(s)\,gg^T, \qquad s = \langle g, x\rangle.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["hermite", "hermite_at_zero", "relu_coefficient", "contraction_weights"]
+
+
+def hermite(n: int, t) -> np.ndarray:
+    r"""Evaluate :math:`\mathrm{He}_n(t)` elementwise (zero for ``n < 0``).
+
+    Parameters
+    ----------
+    n : int
+        Degree; negative degrees give zeros, the convention of the contraction kernel.
+    t : array_like
+        Points.
+
+    Returns
+    -------
+    ndarray of the shape of ``t``
+
+    Examples
+    --------
+    >>> float(hermite(3, 2.0))  # t^3 - 3t
+    2.0
+    """
+    t = np.asarray(t, dtype=np.float64)
+    if n < 0:
+        return np.zeros_like(t)
+    previous, current = np.zeros_like(t), np.ones_like(t)
+    for m in range(n):
+        previous, current = current, t * current - m * previous
+    return current
+
+
+def hermite_at_zero(n: int) -> float:
+    r""":math:`\mathrm{He}_n(0)`: zero for odd ``n``, :math:`(-1)^{n/2}(n-1)!!` for even ``n``."""
+    if n < 0 or n % 2:
+        return 0.0
+    return float((-1) ** (n // 2) * math.prod(range(n - 1, 0, -2)))
+
+
+def relu_coefficient(n: int) -> float:
+    r"""The exact ReLU Hermite coefficient :math:`c_n = E[\mathrm{relu}(z)\mathrm{He}_n(z)]`.
+
+    Examples
+    --------
+    >>> relu_coefficient(1), relu_coefficient(3)
+    (0.5, 0.0)
+    >>> round(relu_coefficient(4) * (2 * math.pi) ** 0.5, 12)
+    -1.0
+    """
+    if n < 0:
+        raise ValueError(f"n must be a non-negative integer, got {n}")
+    if n == 0:
+        return 1.0 / math.sqrt(2.0 * math.pi)
+    if n == 1:
+        return 0.5
+    return hermite_at_zero(n - 2) / math.sqrt(2.0 * math.pi)
+
+
+def contraction_weights(degree: int, s) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""The three scalar weights of the contraction kernel :math:`K_\ell(x; g)`.
+
+    Writing :math:`K_\ell(x; g) = a\,(xx^T - I) + b\,(gx^T + xg^T) + c\,gg^T`,
+
+    .. math:: a = \mathrm{He}_{\ell-2}(s),\quad b = -(\ell-2)\mathrm{He}_{\ell-3}(s),\quad
+              c = (\ell-2)(\ell-3)\mathrm{He}_{\ell-4}(s).
+
+    Parameters
+    ----------
+    degree : int
+        :math:`\ell \ge 2`.
+    s : array_like
+        Projections :math:`\langle g, x\rangle`, any shape.
+
+    Returns
+    -------
+    a, b, c : ndarrays of the shape of ``s``
+    """
+    if degree < 2:
+        raise ValueError(f"degree must be an integer >= 2, got {degree}")
+    return (
+        hermite(degree - 2, s),
+        -(degree - 2) * hermite(degree - 3, s),
+        (degree - 2) * (degree - 3) * hermite(degree - 4, s),
+    )

@@ -1,0 +1,411 @@
+r"""Streaming estimators of the Hermite moments and their random contractions.
+
+Everything the learners know about the data comes from one accumulator, shaped like an
+optax transformation (state is a value; the functions are pure):
+
+``init(spec) -> MomentState``, ``update(state, spec, X, y, start) -> MomentState``,
+``merge(a, b) -> MomentState`` (associative: chunk loops, threads, GPUs and Dask
+tree-reductions all use it), ``finalize(state, spec) -> Moments``.
+
+For a target :math:`t` (the labels :math:`y`, or the residual :math:`r = y - q(x)` of a model
+``q`` already fitted) it accumulates, per batch :math:`b = (\text{row index}) \bmod B`,
+
+.. math::
+
+   \hat T_0 = \overline{t},\quad \hat T_1 = \overline{t\,x},\quad
+   \hat T_2 = \overline{t\,(xx^T - I)},\quad
+   \hat M_\ell(g) = \overline{t\,K_\ell(x; g)}
+   \quad\text{for even } \ell \text{ and every row } g \text{ of the spec's directions,}
+
+where :math:`K_\ell` is the contraction kernel of :mod:`narrowrelu.hermite`. All the weighted
+Gram matrices :math:`\sum_n t_n a_\ell(s_{nj})\,x_n x_n^T` of one chunk are one GEMM.
+Residualisation (DESIGN §2): :math:`E[q(x)\,\mathrm{He}_\ell(x)] = 0` for every polynomial
+:math:`q` of degree :math:`< \ell`, so subtracting the degree-:math:`\le 2` fit before
+estimating :math:`M_\ell`, :math:`\ell \ge 4`, leaves the estimand unchanged and cuts the
+variance by the ratio :math:`\mathrm{Var}(r)/\mathrm{Var}(y)`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
+from functools import reduce
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ._validation import check_positive_int, check_samples, check_unit_vector
+from .hermite import contraction_weights
+
+__all__ = [
+    "MomentSpec",
+    "MomentState",
+    "Moments",
+    "QuadraticModel",
+    "init",
+    "update",
+    "update_in_place",
+    "merge",
+    "finalize",
+    "accumulate",
+    "low_degree",
+    "contraction",
+    "weighted_grams",
+    "batch_rows_for",
+    "operator_norm_standard_error",
+]
+
+#: Memory for one chunk's temporaries, in bytes (ours; the engine picks rows from it).
+DEFAULT_CHUNK_BYTES = 64 * 2**20
+
+
+@dataclass(frozen=True)
+class QuadraticModel:
+    r"""The degree-:math:`\le 2` Hermite fit of the labels.
+
+    .. math:: q(x) = T_0 + \langle T_1, x\rangle + \tfrac12\langle T_2, xx^T - I\rangle
+    """
+
+    T0: float
+    T1: np.ndarray
+    T2: np.ndarray
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.T0 + X @ self.T1 + 0.5 * (((X @ self.T2) * X).sum(axis=1) - np.trace(self.T2))
+
+
+@dataclass(frozen=True, eq=False)
+class MomentSpec:
+    """What one pass accumulates.
+
+    Parameters
+    ----------
+    d : int
+        Number of features.
+    degrees : tuple of int, default=()
+        Even degrees :math:`\\ell \\ge 2` of the contractions :math:`M_\\ell(g)`.
+    directions : ndarray of shape (p, d) or None
+        Unit contraction vectors :math:`g` (rows). Required when ``degrees`` is not empty.
+    n_batches : int, default=8
+        Number of interleaved batches kept separately for noise calibration (ours).
+    batch_rows : int, default=4096
+        Length of the runs of consecutive rows that make up the batches (ours): row ``i``
+        is in batch ``(i // batch_rows) % n_batches``. Use at most ``n / (4 n_batches)``
+        so that every batch sees several runs (see :func:`batch_rows_for`).
+    residual : object with ``predict(X)`` or None
+        Model subtracted from ``y`` before accumulating (variance reduction).
+    """
+
+    d: int
+    degrees: tuple[int, ...] = ()
+    directions: np.ndarray | None = None
+    n_batches: int = 8
+    batch_rows: int = 4096
+    residual: Callable | None = None
+
+    def __post_init__(self):
+        check_positive_int(self.d, "d")
+        check_positive_int(self.n_batches, "n_batches")
+        check_positive_int(self.batch_rows, "batch_rows")
+        for degree in self.degrees:
+            if degree < 2 or degree % 2:
+                raise ValueError(
+                    f"degrees must be even integers >= 2 (odd moments of degree >= 3 vanish "
+                    f"for ReLU), got {degree}"
+                )
+        if self.degrees:
+            G = np.asarray(self.directions, dtype=np.float64) if self.directions is not None else None
+            if G is None or G.ndim != 2 or G.shape[1] != self.d or G.shape[0] == 0:
+                raise ValueError(f"directions must be an array of shape (p, {self.d}) when degrees are given")
+            norms = np.linalg.norm(G, axis=1)
+            if not np.all(np.isfinite(G)) or np.max(np.abs(norms - 1.0)) > 1e-6:
+                raise ValueError("directions must be finite unit vectors (rows of norm 1)")
+            object.__setattr__(self, "directions", G)
+
+    @property
+    def n_directions(self) -> int:
+        return 0 if not self.degrees else self.directions.shape[0]
+
+
+@dataclass
+class MomentState:
+    """Per-batch sums; two states of the same spec add up (see :func:`merge`)."""
+
+    count: np.ndarray  # (B,)
+    sum_t: np.ndarray  # (B,)
+    sum_tt: np.ndarray  # (B,)
+    sum_tx: np.ndarray  # (B, d)
+    gram: np.ndarray  # (B, 1 + L p, d, d): slot 0 is sum t x x^T, then sum t a_l(s) x x^T
+    vec: np.ndarray  # (B, L, p, d): sum t b_l(s) x
+    sum_a: np.ndarray  # (B, L, p)
+    sum_c: np.ndarray  # (B, L, p)
+
+
+@dataclass
+class Moments:
+    r"""Finalised estimates; ``batch_*`` hold the same statistic per batch (for noise scales).
+
+    Attributes
+    ----------
+    n : int
+    T0 : float
+    T1 : ndarray of shape (d,)
+    T2 : ndarray of shape (d, d)
+    second_moment : float, the mean of :math:`t^2`
+    M : ndarray of shape (L, p, d, d), :math:`\hat M_\ell(g_j)` for ``degrees[l]``, ``directions[j]``
+    batch_T2 : ndarray of shape (B, d, d)
+    batch_M : ndarray of shape (B, L, p, d, d)
+    """
+
+    n: int
+    T0: float
+    T1: np.ndarray
+    T2: np.ndarray
+    second_moment: float
+    M: np.ndarray
+    batch_T2: np.ndarray = field(repr=False)
+    batch_M: np.ndarray = field(repr=False)
+    batch_count: np.ndarray = field(repr=False)
+
+    @property
+    def variance(self) -> float:
+        return max(self.second_moment - self.T0**2, 0.0)
+
+    def quadratic_model(self) -> QuadraticModel:
+        return QuadraticModel(self.T0, self.T1, self.T2)
+
+    def T2_noise(self) -> float:
+        """Operator-norm standard error of :attr:`T2`, from the batch-to-batch spread."""
+        return float(operator_norm_standard_error(self.batch_T2, self.batch_count))
+
+    def M_noise(self) -> np.ndarray:
+        """Operator-norm standard errors of :attr:`M`, shape (L, p)."""
+        return operator_norm_standard_error(self.batch_M, self.batch_count)
+
+
+def operator_norm_standard_error(batches: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    r"""Standard error, in operator norm, of the pooled mean of symmetric batch estimates.
+
+    .. math:: \widehat{se} = \Big(\frac{1}{B-1}\sum_b \frac{n_b}{n}\,\|S_b - \bar S\|_{op}^2\Big)^{1/2}
+
+    with :math:`\bar S = \sum_b n_b S_b / n`. ``batches`` has shape (B, ..., d, d).
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    used = counts > 0
+    if used.sum() < 2:
+        return np.full(batches.shape[1:-2], np.inf)
+    S, share = batches[used], counts[used] / counts[used].sum()
+    mean = np.tensordot(share, S, axes=1)
+    spread = np.abs(np.linalg.eigvalsh(S - mean)).max(axis=-1)
+    return np.sqrt(np.tensordot(share, spread**2, axes=1) / (used.sum() - 1))
+
+
+def init(spec: MomentSpec) -> MomentState:
+    """An empty state for ``spec``."""
+    B, d, L, p = spec.n_batches, spec.d, len(spec.degrees), spec.n_directions
+    return MomentState(
+        count=np.zeros(B),
+        sum_t=np.zeros(B),
+        sum_tt=np.zeros(B),
+        sum_tx=np.zeros((B, d)),
+        gram=np.zeros((B, 1 + L * p, d, d)),
+        vec=np.zeros((B, L, p, d)),
+        sum_a=np.zeros((B, L, p)),
+        sum_c=np.zeros((B, L, p)),
+    )
+
+
+def merge(a: MomentState, b: MomentState) -> MomentState:
+    """The state of the union of the rows behind ``a`` and ``b`` (elementwise sum)."""
+    return MomentState(**{f.name: getattr(a, f.name) + getattr(b, f.name) for f in fields(MomentState)})
+
+
+def weighted_grams(X: np.ndarray, W: np.ndarray) -> np.ndarray:
+    r"""All weighted Gram matrices :math:`G_j = \sum_n W_{nj}\, x_n x_n^T`.
+
+    Each is :math:`A^TA - B^TB` with :math:`A = \sqrt{W_{\cdot j}}\odot X` over the rows where
+    :math:`W_{nj} > 0` and :math:`B` likewise over the others: two symmetric rank-k updates
+    (BLAS ``syrk``, which numpy calls for ``A.T @ A``) do half the flops of one GEMM.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+    W : ndarray of shape (n, q)
+
+    Returns
+    -------
+    ndarray of shape (q, d, d)
+    """
+    out = np.empty((W.shape[1], X.shape[1], X.shape[1]))
+    root = np.sqrt(np.abs(W))
+    for j in range(W.shape[1]):
+        positive = W[:, j] > 0
+        A = X[positive]
+        A *= root[positive, j, None]
+        B = X[~positive]
+        B *= root[~positive, j, None]
+        out[j] = A.T @ A
+        out[j] -= B.T @ B
+    return out
+
+
+def _add_rows(part: MomentState, b: int, spec: MomentSpec, X: np.ndarray, t: np.ndarray, S) -> None:
+    """Add the sums over the rows ``X``, ``t`` (all of batch ``b``) into ``part``, in place."""
+    weights = [t[:, None]]
+    for i, degree in enumerate(spec.degrees):
+        a, bb, c = contraction_weights(degree, S)
+        weights.append(t[:, None] * a)
+        part.vec[b, i] += (X.T @ (t[:, None] * bb)).T
+        part.sum_a[b, i] += t @ a
+        part.sum_c[b, i] += t @ c
+    part.count[b] += len(t)
+    part.sum_t[b] += t.sum()
+    part.sum_tt[b] += t @ t
+    part.sum_tx[b] += X.T @ t
+    part.gram[b] += weighted_grams(X, np.hstack(weights))
+
+
+def update(state: MomentState, spec: MomentSpec, X: np.ndarray, y: np.ndarray, start: int = 0) -> MomentState:
+    """Add the rows ``X`` (n, d), ``y`` (n,) whose first row has global index ``start``.
+
+    Row ``i`` (global index) belongs to batch ``(i // batch_rows) % n_batches``: batches are
+    interleaved runs of consecutive rows, so any chunking of the same rows gives the same
+    per-batch sums (to rounding) and every kernel call sees a contiguous block.
+    Returns a new state; ``state`` is not modified.
+    """
+    result = merge(state, init(spec))
+    update_in_place(result, spec, X, y, start)
+    return result
+
+
+def update_in_place(state: MomentState, spec: MomentSpec, X: np.ndarray, y: np.ndarray, start: int = 0) -> None:
+    """:func:`update` without the copy: adds the rows' sums into ``state`` itself."""
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    t = y if spec.residual is None else y - spec.residual.predict(X)
+    S = X @ spec.directions.T if spec.degrees else None
+    R, lo = spec.batch_rows, 0
+    while lo < len(t):
+        hi = min(len(t), ((start + lo) // R + 1) * R - start)
+        rows = slice(lo, hi)
+        _add_rows(state, (start + lo) // R % spec.n_batches, spec, X[rows], t[rows],
+                  None if S is None else S[rows])
+        lo = hi
+
+
+def _contractions(spec: MomentSpec, gram, vec, sum_a, sum_c, count) -> np.ndarray:
+    """Assemble :math:`\\hat M_\\ell(g)` (..., L, p, d, d) from sums with leading batch axes."""
+    L, p, d = len(spec.degrees), spec.n_directions, spec.d
+    lead = gram.shape[:-3]
+    if not L:
+        return np.zeros(lead + (0, 0, d, d))
+    G = spec.directions
+    M = gram[..., 1:, :, :].reshape(lead + (L, p, d, d)).copy()
+    M -= sum_a[..., None, None] * np.eye(d)
+    outer = G[:, :, None] * vec[..., :, :, None, :]
+    M += outer + np.swapaxes(outer, -1, -2)
+    M += sum_c[..., None, None] * (G[:, :, None] * G[:, None, :])
+    return M / np.maximum(count, 1)[(...,) + (None,) * 4]
+
+
+def finalize(state: MomentState, spec: MomentSpec) -> Moments:
+    """Turn sums into estimates (pooled and per batch)."""
+    n = state.count.sum()
+    if n == 0:
+        raise ValueError("no rows were accumulated: the data source is empty")
+    eye = np.eye(spec.d)
+    safe = np.maximum(state.count, 1)[:, None, None]
+    batch_T2 = (state.gram[:, 0] - state.sum_t[:, None, None] * eye) / safe
+    total = lambda a: a.sum(axis=0)  # noqa: E731 - pooled sums over batches
+    return Moments(
+        n=int(n),
+        T0=float(state.sum_t.sum() / n),
+        T1=total(state.sum_tx) / n,
+        T2=(total(state.gram[:, 0]) - state.sum_t.sum() * eye) / n,
+        second_moment=float(state.sum_tt.sum() / n),
+        M=_contractions(spec, total(state.gram), total(state.vec), total(state.sum_a), total(state.sum_c), n),
+        batch_T2=batch_T2,
+        batch_M=_contractions(spec, state.gram, state.vec, state.sum_a, state.sum_c, state.count),
+        batch_count=state.count.copy(),
+    )
+
+
+def batch_rows_for(n: int, n_batches: int = 8) -> int:
+    """Run length for ``n`` rows: at most 4096 (ours) and small enough for >= 4 runs per batch."""
+    return max(1, min(4096, n // (4 * n_batches)))
+
+
+def default_n_jobs() -> int:
+    """Cores available to this process."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def chunk_rows(spec: MomentSpec, budget_bytes: int = DEFAULT_CHUNK_BYTES) -> int:
+    """Rows per chunk so that one chunk's temporaries fit in ``budget_bytes``."""
+    per_row = 8 * (3 * spec.d + 4 * (1 + len(spec.degrees) * spec.n_directions))
+    return max(256, int(budget_bytes // per_row))
+
+
+def accumulate(
+    X, y, spec: MomentSpec, *, n_jobs: int | None = None, chunk_size: int | None = None
+) -> MomentState:
+    """One pass over in-memory rows: ``n_jobs`` threads, each with one BLAS thread.
+
+    Multi-threaded OpenBLAS is up to 140x slower on these tall-skinny products (DESIGN §7),
+    so the engine splits the rows into ``n_jobs`` contiguous ranges itself; each thread
+    streams its range in chunks of ``chunk_size`` rows into its own state, and the states are
+    merged in range order (the result is reproducible for a given ``n_jobs``).
+    """
+    X, y = check_samples(X, y, spec.d)
+    jobs = max(1, min(n_jobs or default_n_jobs(), X.shape[0] // 256 or 1))
+    rows = chunk_size or chunk_rows(spec)
+    bounds = np.linspace(0, X.shape[0], jobs + 1).astype(int)
+
+    def one_range(j: int) -> MomentState:
+        state = init(spec)
+        for start in range(bounds[j], bounds[j + 1], rows):
+            stop = min(start + rows, bounds[j + 1])
+            update_in_place(state, spec, X[start:stop], y[start:stop], start)
+        return state
+
+    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(jobs) as pool:
+        return reduce(merge, pool.map(one_range, range(jobs)))
+
+
+def low_degree(X, y, *, n_batches: int = 8, **engine) -> Moments:
+    """:math:`\\hat T_0, \\hat T_1, \\hat T_2` of ``y`` in one pass."""
+    X, y = check_samples(X, y)
+    spec = MomentSpec(d=X.shape[1], n_batches=n_batches, batch_rows=batch_rows_for(len(y), n_batches))
+    return finalize(accumulate(X, y, spec, **engine), spec)
+
+
+def contraction(X, y, g, degree: int) -> np.ndarray:
+    r"""Estimate :math:`M_\ell(g) = c_\ell \sum_i \lambda_i \langle u_i, g\rangle^{\ell-2} u_i u_i^T`.
+
+    For ``degree >= 4`` the labels are first residualised against their own
+    degree-:math:`\le 2` Hermite fit (a second pass; O(1/N) bias, large variance reduction).
+
+    Parameters
+    ----------
+    X : array_like of shape (n, d)
+    y : array_like of shape (n,)
+    g : array_like of shape (d,), a unit vector
+    degree : int, even, >= 2
+
+    Returns
+    -------
+    ndarray of shape (d, d)
+    """
+    X, y = check_samples(X, y)
+    g = check_unit_vector(g, "g", X.shape[1])
+    if isinstance(degree, bool) or not isinstance(degree, int | np.integer) or degree < 2 or degree % 2:
+        raise ValueError(f"degree must be an even integer >= 2, got {degree!r}")
+    residual = low_degree(X, y).quadratic_model() if degree >= 4 else None
+    spec = MomentSpec(d=X.shape[1], degrees=(int(degree),), directions=g[None, :],
+                      batch_rows=batch_rows_for(len(y)), residual=residual)
+    return finalize(accumulate(X, y, spec), spec).M[0, 0]
