@@ -9,6 +9,7 @@ and the modules :mod:`~narrowrelu.planted` (the instance zoo), :mod:`~narrowrelu
 """
 
 from . import hermite, metrics, moments, planted
+from .learn import learn
 from .metrics import population_mse, relative_error
 from .network import ReLUNetwork
 
@@ -16,6 +17,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ReLUNetwork",
+    "learn",
     "population_mse",
     "relative_error",
     "hermite",

@@ -1,0 +1,99 @@
+r"""Stage C: the neurons inside the subspace :math:`V` (coordinates :math:`z = V^Tx \in R^r`).
+
+Candidates come from the moments restricted to :math:`V`:
+
+* eigenvectors of :math:`T_2` and of contractions :math:`M_4(g)`, :math:`g \in V`;
+* Jennrich's simultaneous diagonalisation: with :math:`T_2 = U C U^T` and
+  :math:`A = \sum_j a_j M_4(g_j) = U D U^T` (both diagonal in the same basis, k = r),
+  the eigenvectors of :math:`A T_2^{-1} = U D C^{-1} U^{-1}` are the columns of :math:`U`;
+* for :math:`r \le 3`, an :math:`\eta`-net of the unit sphere of :math:`V` (CN24's final step).
+
+One sign of each candidate enters the pool (a linear term is free at this stage, and
+:math:`\mathrm{relu}(-t) = \mathrm{relu}(t) - t`). Neurons are then chosen greedily (forward
+regression: the candidate ReLU feature that most reduces the residual, given the current
+features and a free linear term), refitting all chosen directions after each step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import moments
+from .polish import output_layer, refine
+from .subspace import random_unit_vectors
+
+__all__ = ["candidate_pool", "sphere_net", "greedy_select"]
+
+
+def sphere_net(r: int, count: int) -> np.ndarray:
+    """``count`` nearly evenly spread unit vectors of R^r (r <= 3): a circle grid or Fibonacci sphere."""
+    if r == 1:
+        return np.array([[1.0], [-1.0]])
+    if r == 2:
+        angles = 2 * np.pi * np.arange(count) / count
+        return np.column_stack([np.cos(angles), np.sin(angles)])
+    if r == 3:
+        i = np.arange(count) + 0.5
+        polar = np.arccos(1 - 2 * i / count)
+        azimuth = np.pi * (1 + 5**0.5) * i
+        return np.column_stack([np.cos(azimuth) * np.sin(polar), np.sin(azimuth) * np.sin(polar), np.cos(polar)])
+    raise ValueError(f"a sphere net is only built for r <= 3, got r={r}")
+
+
+def candidate_pool(
+    Z: np.ndarray,
+    y: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    n_contractions: int,
+    threshold: float,
+    net_points: int,
+) -> np.ndarray:
+    r"""Candidate unit directions (rows) in the coordinates of ``Z`` (n, r).
+
+    One sign per direction suffices while a linear term is free:
+    :math:`\mathrm{relu}(-t) = \mathrm{relu}(t) - t`.
+    """
+    n, r = Z.shape
+    low = moments.low_degree(Z, y)
+    G = random_unit_vectors(rng, n_contractions, np.eye(r))
+    spec = moments.MomentSpec(d=r, degrees=(4,), directions=G, batch_rows=moments.batch_rows_for(n),
+                              residual=low.quadratic_model())
+    M4 = moments.finalize(moments.accumulate(Z, y, spec), spec).M[0]
+    pool = [np.linalg.eigh(low.T2)[1].T]
+    pool += [np.linalg.eigh(M)[1].T for M in M4]
+    mu = np.linalg.eigvalsh(low.T2)
+    if np.min(np.abs(mu)) > threshold * low.T2_noise():
+        T2_inv = np.linalg.inv(low.T2)
+        for _ in range(n_contractions):
+            A = np.tensordot(rng.standard_normal(n_contractions), M4, axes=1)
+            vectors = np.real(np.linalg.eig(A @ T2_inv)[1]).T
+            pool.append(vectors)
+    if r <= 3:
+        pool.append(sphere_net(r, net_points))
+    pool.append(random_unit_vectors(rng, 4 * r, np.eye(r)))
+    P = np.vstack(pool)
+    return P / np.linalg.norm(P, axis=1, keepdims=True)
+
+
+def greedy_select(
+    Z: np.ndarray, y: np.ndarray, pool: np.ndarray, k: int, *, step_iter: int = 25
+) -> np.ndarray:
+    """Choose ``k`` directions from ``pool`` by forward regression, refitting after each step.
+
+    Each step adds the candidate whose ReLU feature, orthogonalised against the current
+    features (chosen ReLUs, the linear term ``Z`` and the intercept), has the largest
+    squared correlation with the residual; then all chosen directions are refined briefly
+    (``step_iter`` L-BFGS iterations).
+    """
+    U = np.zeros((0, Z.shape[1]))
+    F = np.maximum(Z @ pool.T, 0.0)
+    for _ in range(k):
+        fit = output_layer(Z, y, U, Z)
+        Q, _ = np.linalg.qr(np.hstack([np.maximum(Z @ U.T, 0.0), Z, np.ones((len(y), 1))]))
+        F_perp = F - Q @ (Q.T @ F)
+        norms = np.einsum("ij,ij->j", F_perp, F_perp)
+        gain = (F_perp.T @ fit.residual) ** 2 / np.maximum(norms, 1e-12 * len(y))
+        U = np.vstack([U, pool[int(np.argmax(gain))]])
+        U, _ = refine(Z, y, U, Z, max_iter=step_iter)
+    return U

@@ -1,0 +1,134 @@
+r"""Stage D: the output layer by least squares, and local refinement of the hidden directions.
+
+One least-squares kernel and one refinement serve every method.
+
+Given directions :math:`U` (k, d) the output layer solves
+
+.. math:: \min_{w, a, b}\ \tfrac1n \| y - \mathrm{relu}(XU^T) w - (XV) a - b \|^2
+
+where :math:`V` (d, r) spans the allowed linear term (``None`` for no linear term). The
+refinement minimises the *variable-projection* objective :math:`\phi(U)` = that minimum,
+whose gradient (envelope theorem) is :math:`-\tfrac2n \sum_n e_n w_i 1[\langle u_i, x_n\rangle > 0] x_n`
+for the optimal residual :math:`e`, with L-BFGS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+from scipy.optimize import minimize
+
+from .network import ReLUNetwork
+
+__all__ = ["OutputLayer", "output_layer", "refine", "to_network", "resolve_signs"]
+
+#: Relative ridge added to the normal equations for numerical safety (ours).
+RIDGE = 1e-12
+
+
+@dataclass
+class OutputLayer:
+    """Least-squares output layer for fixed directions."""
+
+    weights: np.ndarray  # (k,)
+    linear: np.ndarray | None  # (r,) coefficients on the linear basis, or None
+    intercept: float
+    mse: float
+    residual: np.ndarray  # (n,)
+
+
+def _features(X: np.ndarray, U: np.ndarray, XV: np.ndarray | None) -> np.ndarray:
+    parts = [np.maximum(X @ U.T, 0.0)]
+    if XV is not None:
+        parts.append(XV)
+    parts.append(np.ones((X.shape[0], 1)))
+    return np.hstack(parts)
+
+
+def output_layer(X: np.ndarray, y: np.ndarray, U: np.ndarray, XV: np.ndarray | None = None) -> OutputLayer:
+    """Least squares for the weights, the linear coefficients (on ``XV`` = X @ V) and intercept."""
+    F = _features(X, U, XV)
+    gram = F.T @ F
+    scale = np.maximum(np.diag(gram), 1e-300)
+    gram_s = gram / np.sqrt(np.outer(scale, scale))
+    rhs = (F.T @ y) / np.sqrt(scale)
+    try:
+        theta = scipy.linalg.solve(gram_s + RIDGE * np.eye(len(scale)), rhs, assume_a="pos")
+    except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
+        theta = np.linalg.lstsq(gram_s, rhs, rcond=None)[0]
+    theta = theta / np.sqrt(scale)
+    residual = y - F @ theta
+    k = U.shape[0]
+    linear = None if XV is None else theta[k:-1]
+    return OutputLayer(theta[:k], linear, float(theta[-1]), float(residual @ residual / len(y)), residual)
+
+
+def refine(
+    X: np.ndarray,
+    y: np.ndarray,
+    U: np.ndarray,
+    XV: np.ndarray | None = None,
+    *,
+    max_iter: int = 200,
+    tol: float = 1e-12,
+) -> tuple[np.ndarray, OutputLayer]:
+    r"""Refine directions ``U`` (k, d) by L-BFGS on the variable-projection objective.
+
+    Returns the refined unit directions and their least-squares output layer.
+    """
+    if U.shape[0] == 0:
+        return U, output_layer(X, y, U, XV)
+    shape = U.shape
+
+    def objective(flat):
+        V = flat.reshape(shape)
+        fit = output_layer(X, y, V, XV)
+        active = (X @ V.T > 0.0) * fit.weights
+        grad = -2.0 / len(y) * (active * fit.residual[:, None]).T @ X
+        return fit.mse, grad.ravel()
+
+    start = U / np.linalg.norm(U, axis=1, keepdims=True)
+    result = minimize(objective, start.ravel(), jac=True, method="L-BFGS-B",
+                      options={"maxiter": max_iter, "ftol": tol, "gtol": 1e-14, "maxcor": 30})
+    U = result.x.reshape(shape)
+    U = U / np.maximum(np.linalg.norm(U, axis=1, keepdims=True), 1e-300)
+    return U, output_layer(X, y, U, XV)
+
+
+def to_network(U: np.ndarray, fit: OutputLayer, V: np.ndarray | None, d: int) -> ReLUNetwork:
+    """Build the network from directions ``U`` (k, d) and an output layer (linear term ``V a``)."""
+    keep = fit.weights != 0.0
+    linear = None if fit.linear is None else V @ fit.linear
+    if U.shape[0] == 0:
+        return ReLUNetwork(np.zeros(0), np.zeros((0, d)), linear, fit.intercept)
+    return ReLUNetwork(fit.weights[keep], U[keep], linear, fit.intercept)
+
+
+def resolve_signs(net: ReLUNetwork) -> tuple[ReLUNetwork, float]:
+    r"""Absorb the linear term by flipping neurons: :math:`w\,\mathrm{relu}(t) = w\,\mathrm{relu}(-t) + w t`.
+
+    Chooses flips :math:`F` minimising :math:`\|c + \sum_{i \in F} w_i u_i\|` (exhaustively
+    for k <= 16, greedily beyond) and returns the flipped network, still carrying the
+    remaining linear term, and the norm of that remainder.
+    """
+    c = np.zeros(net.d) if net.linear is None else net.linear
+    k = net.k
+    if k == 0:
+        return net, float(np.linalg.norm(c))
+    contrib = net.weights[:, None] * net.directions  # flipping i adds w_i u_i to the linear term
+    if k <= 16:
+        masks = ((np.arange(2**k)[:, None] >> np.arange(k)) & 1).astype(float)
+        norms = np.linalg.norm(c + masks @ contrib, axis=1)
+        flips = masks[int(np.argmin(norms))].astype(bool)
+    else:
+        flips = np.zeros(k, dtype=bool)
+        for i in np.argsort(-np.abs(net.weights)):
+            trial = flips.copy()
+            trial[i] = True
+            if np.linalg.norm(c + trial @ contrib) < np.linalg.norm(c + flips @ contrib):
+                flips = trial
+    remainder = c + flips.astype(float) @ contrib
+    directions = np.where(flips[:, None], -net.directions, net.directions)
+    return ReLUNetwork(net.weights, directions, remainder, net.intercept), float(np.linalg.norm(remainder))

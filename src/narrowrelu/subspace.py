@@ -1,0 +1,62 @@
+r"""Stage B: the subspace :math:`V` spanned (up to noise) by the hidden directions.
+
+Every moment :math:`T_2 = c_2 \sum_i \lambda_i u_iu_i^T` and
+:math:`M_\ell(g) = c_\ell \sum_i \lambda_i \langle u_i, g\rangle^{\ell-2} u_iu_i^T` has its column
+space in :math:`\mathrm{span}\{u_i\}`. An eigen-direction of an estimate counts only when its
+eigenvalue clears ``threshold`` times the estimate's own noise scale (the operator-norm
+standard error from the batch-to-batch spread, DESIGN §3): no absolute constants.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["complement_projector", "significant_directions", "merge_directions", "random_unit_vectors"]
+
+
+def complement_projector(V: np.ndarray) -> np.ndarray:
+    """:math:`I - VV^T` for orthonormal columns ``V`` (d, r)."""
+    return np.eye(V.shape[0]) - V @ V.T
+
+
+def significant_directions(
+    M: np.ndarray, noise: float, threshold: float, V: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Eigen-directions of :math:`P M P` (:math:`P` = projector off ``V``) with :math:`|\mu| > \text{threshold} \cdot \text{noise}`.
+
+    Returns
+    -------
+    directions : ndarray of shape (d, m)
+    eigenvalues : ndarray of shape (m,), sorted by decreasing magnitude
+    """
+    P = complement_projector(V)
+    mu, Q = np.linalg.eigh(P @ M @ P)
+    order = np.argsort(-np.abs(mu))
+    mu, Q = mu[order], Q[:, order]
+    keep = np.abs(mu) > threshold * noise
+    return Q[:, keep], mu[keep]
+
+
+def merge_directions(V: np.ndarray, new: list[np.ndarray], max_dim: int, min_singular: float = 0.5) -> np.ndarray:
+    """Orthonormal basis of ``V`` plus the well-supported part of the ``new`` directions.
+
+    Several estimates of the same direction (from different contractions) agree up to
+    noise; their stack has one large singular value per distinct direction, and singular
+    values below ``min_singular`` (ours) are the noise between copies, not new directions.
+    At most ``max_dim`` columns are kept in all.
+    """
+    if not new:
+        return V
+    stack = np.hstack(new)
+    stack -= V @ (V.T @ stack)
+    U, s, _ = np.linalg.svd(stack, full_matrices=False)
+    room = max(max_dim - V.shape[1], 0)
+    add = U[:, (s > min_singular)][:, :room]
+    basis, _ = np.linalg.qr(np.hstack([V, add]))
+    return basis
+
+
+def random_unit_vectors(rng: np.random.Generator, count: int, basis: np.ndarray) -> np.ndarray:
+    """``count`` random unit vectors in the column span of ``basis`` (d, r); rows of the result."""
+    G = rng.standard_normal((count, basis.shape[1])) @ basis.T
+    return G / np.linalg.norm(G, axis=1, keepdims=True)
