@@ -22,7 +22,9 @@ def complement_projector(V: np.ndarray) -> np.ndarray:
 def significant_directions(
     M: np.ndarray, noise: float, threshold: float, V: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    r"""Eigen-directions of :math:`P M P` (:math:`P` = projector off ``V``) with :math:`|\mu| > \text{threshold} \cdot \text{noise}`.
+    r"""Eigen-directions of :math:`PMP` (:math:`P` = projector off ``V``) whose eigenvalues are significant.
+
+    Significant means :math:`|\mu| > \text{threshold} \cdot \text{noise}`.
 
     Returns
     -------
