@@ -11,14 +11,11 @@ from threadpoolctl import threadpool_limits
 
 from ._validation import RandomState, as_generator, check_positive_int, check_samples
 from .methods import METHODS
-from .methods.auto import DEFAULTS as AUTO_DEFAULTS
 from .network import ReLUNetwork
 from .pipeline import split
 from .report import Report
 
 __all__ = ["learn"]
-
-DEFAULTS = {"auto": AUTO_DEFAULTS}
 
 #: Minimum training rows per unit of d*k we accept without a warning (ours).
 MIN_ROWS_PER_DK = 20
@@ -44,8 +41,9 @@ def learn(
         Labels :math:`y = f(x) + \xi`.
     k : int
         Number of neurons, >= 1.
-    method : {'auto'}, default='auto'
-        The learner (see :mod:`narrowrelu.methods`).
+    method : {'auto', 'cdgkm23', 'cn24', 'dk23'}, default='auto'
+        The learner (see :mod:`narrowrelu.methods`): our default, or the algorithms of
+        Chen-Dou-Goel-Klivans-Meka 2023, Chen-Narayanan 2024, Diakonikolas-Kane 2023.
     random_state : int, Generator, RandomState instance or None, default=None
         Seeds every random choice (split, contraction vectors, restarts).
     validation_fraction : float, default=0.2
@@ -74,16 +72,17 @@ def learn(
         raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     if not isinstance(validation_fraction, numbers.Real) or not 0 < validation_fraction < 1:
         raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction!r}")
-    unknown = sorted(set(options) - set(DEFAULTS[method]))
+    method_fn, defaults = METHODS[method]
+    unknown = sorted(set(options) - set(defaults))
     if unknown:
         raise ValueError(
             f"unknown option(s) {', '.join(unknown)} for method {method!r}; "
-            f"it accepts {', '.join(DEFAULTS[method])}"
+            f"it accepts {', '.join(defaults)}"
         )
     n, d = X.shape
     if n < 4:
         raise ValueError(f"too few samples: got n={n}; at least {MIN_ROWS_PER_DK * d * k} are advised")
-    settings = DEFAULTS[method] | options
+    settings = defaults | options
     rng = as_generator(random_state)
     data = split(X, y, validation_fraction, rng)
     report = Report(method=method, n_samples=n, n_train=len(data.y), n_validation=len(data.y_val), d=d, k=k,
@@ -102,7 +101,7 @@ def learn(
         start = time.perf_counter()
         # Tall-skinny products throughout: one BLAS thread is up to 140x faster (DESIGN §7).
         with threadpool_limits(1, user_api="blas"):
-            net = METHODS[method](data, k, rng, settings, report)
+            net = method_fn(data, k, rng, settings, report)
         report.add("total", time.perf_counter() - start)
     net.report = report
     return net

@@ -22,11 +22,17 @@ from . import moments
 from .polish import output_layer, refine
 from .subspace import random_unit_vectors
 
-__all__ = ["candidate_pool", "sphere_net", "greedy_select"]
+__all__ = ["candidate_pool", "net_size", "sphere_net", "greedy_select"]
 
 
-def sphere_net(r: int, count: int) -> np.ndarray:
-    """``count`` nearly evenly spread unit vectors of R^r (r <= 3): a circle grid or Fibonacci sphere."""
+def net_size(r: int, eta: float) -> int:
+    r"""Points in our :math:`\eta`-net of the unit sphere of R^r: about :math:`(2/\eta)^{r-1}` (ours)."""
+    return 2 if r == 1 else int(np.ceil((2.0 / eta) ** (r - 1)))
+
+
+def sphere_net(r: int, count: int, rng: np.random.Generator | None = None) -> np.ndarray:
+    """``count`` spread unit vectors of R^r: a circle grid (r = 2), a Fibonacci sphere (r = 3),
+    uniform random points otherwise (``rng`` required)."""
     if r == 1:
         return np.array([[1.0], [-1.0]])
     if r == 2:
@@ -37,7 +43,7 @@ def sphere_net(r: int, count: int) -> np.ndarray:
         polar = np.arccos(1 - 2 * i / count)
         azimuth = np.pi * (1 + 5**0.5) * i
         return np.column_stack([np.cos(azimuth) * np.sin(polar), np.sin(azimuth) * np.sin(polar), np.cos(polar)])
-    raise ValueError(f"a sphere net is only built for r <= 3, got r={r}")
+    return random_unit_vectors(rng, count, np.eye(r))
 
 
 def candidate_pool(
@@ -95,5 +101,6 @@ def greedy_select(
         norms = np.einsum("ij,ij->j", F_perp, F_perp)
         gain = (F_perp.T @ fit.residual) ** 2 / np.maximum(norms, 1e-12 * len(y))
         U = np.vstack([U, pool[int(np.argmax(gain))]])
-        U, _ = refine(Z, y, U, Z, max_iter=step_iter)
+        if step_iter:
+            U, _ = refine(Z, y, U, Z, max_iter=step_iter)
     return U

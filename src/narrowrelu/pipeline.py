@@ -14,14 +14,17 @@ import numpy as np
 
 from . import moments
 from .network import ReLUNetwork
-from .neurons import candidate_pool, greedy_select
+from .neurons import candidate_pool, greedy_select, net_size, sphere_net
 from .polish import output_layer, refine, resolve_signs, to_network
 from .report import Report
+from .subspace import merge_directions, significant_directions
 
-__all__ = ["Data", "split", "moment_pass", "fit_in_subspace", "finish"]
+__all__ = ["Data", "split", "moment_pass", "low_degree_subspace", "grow_subspace", "fit_in_subspace", "finish"]
 
 #: Held-out loss, relative to Var y, below which a fit counts as exact and restarts stop (ours).
 EXACT = 1e-10
+#: Restarts also stop when one lands within this relative distance of the best loss (ours).
+AGREE = 0.01
 
 
 @dataclass
@@ -68,45 +71,105 @@ def validation_mse(net: ReLUNetwork, data: Data) -> float:
     return float(np.mean((net.predict(data.X_val) - data.y_val) ** 2))
 
 
+def low_degree_subspace(data: Data, k: int, threshold: float, report: Report) -> tuple[moments.Moments, np.ndarray]:
+    """Pass 1: :math:`T_0, T_1, T_2` of the labels and the significant eigen-directions of :math:`T_2`."""
+    low = moment_pass(data, moments.MomentSpec(d=data.d, batch_rows=moments.batch_rows_for(len(data.y))),
+                      report, "moments")
+    empty = np.zeros((data.d, 0))
+    found, mu = significant_directions(low.T2, low.T2_noise(), threshold, empty)
+    V = merge_directions(empty, [found], max_dim=k)
+    report.add("subspace", 0.0, found=V.shape[1], eigenvalues=mu, noise=low.T2_noise(), threshold=threshold)
+    return low, V
+
+
+def grow_subspace(
+    data: Data, V: np.ndarray, max_dim: int, G: np.ndarray, degrees: tuple[int, ...], residual,
+    threshold: float, report: Report, min_singular: float = 0.5,
+) -> np.ndarray:
+    r"""One pass: :math:`T_2` and :math:`M_\ell(g)` of ``y - residual(x)``; their significant directions off ``V``.
+
+    Returns ``V`` grown by the new directions (at most ``max_dim`` columns in all).
+    """
+    spec = moments.MomentSpec(d=data.d, degrees=tuple(degrees), directions=G,
+                              batch_rows=moments.batch_rows_for(len(data.y)), residual=residual)
+    m = moment_pass(data, spec, report, "moments")
+    noise = m.M_noise()
+    found = [significant_directions(m.T2, m.T2_noise(), threshold, V)]
+    found += [significant_directions(m.M[i, j], noise[i, j], threshold, V)
+              for i in range(len(degrees)) for j in range(len(G))]
+    grown = merge_directions(V, [f[0] for f in found], max_dim=max_dim, min_singular=min_singular)
+    report.add("subspace", 0.0, found=grown.shape[1] - V.shape[1], degrees=list(degrees),
+               largest_eigenvalues=[float(f[1][0]) for f in found if len(f[1])],
+               T2_noise=m.T2_noise(), threshold=threshold)
+    return grown
+
+
+def _net_pool(r: int, rows: int, k: int, rng: np.random.Generator, options: dict) -> np.ndarray:
+    r"""The :math:`\eta`-net dictionary, refused with its estimated cost when too large."""
+    count = net_size(r, options["net_eta"])
+    if count > options["max_net"]:
+        flops = 2.0 * count * rows * (k + r + 2) * k
+        raise ValueError(
+            f"an eta-net (eta={options['net_eta']}) of the unit sphere of the {r}-dimensional subspace has "
+            f"about {count:,} points (limit max_net={options['max_net']:,}); greedy selection over it would "
+            f"cost about {flops:.1e} flops (~{flops / 1e9 / 3600:.1f} hours at 1 GFlop/s). Increase net_eta, "
+            f"raise max_net, or use method='auto'"
+        )
+    return sphere_net(r, count, rng)
+
+
 def fit_in_subspace(
     data: Data, V: np.ndarray, k: int, rng: np.random.Generator, options: dict, report: Report
 ) -> ReLUNetwork:
-    """Stage C: ``k`` neurons inside span ``V`` (d, r), best of ``restarts`` by held-out loss.
+    r"""Stage C: ``k`` neurons inside span ``V`` (d, r), best of ``restarts`` by held-out loss.
 
-    Each restart draws its own contractions for the candidate pool, selects greedily and
-    refines on the projected rows ``Z = X V`` (at most ``fit_rows`` of them). Restarts stop
-    early once one fits the held-out rows to rounding.
+    Candidates are the moment-based pool (``candidates="moments"``) or an :math:`\eta`-net of
+    the unit sphere of ``V`` (``"net"``, the papers' final step). Each restart selects
+    greedily and, when ``polish`` is on, refines on the projected rows ``Z = X V`` (at most
+    ``fit_rows``). Restarts stop early once one fits the held-out rows to rounding or two
+    agree within ``AGREE``.
     """
     start = time.perf_counter()
     X, y = _rows(data, options["fit_rows"], rng)
     Z = X @ V
+    step_iter = options["step_iter"] if options["polish"] else 0
     best, best_loss, losses = None, np.inf, []
     for _ in range(options["restarts"]):
-        pool = candidate_pool(Z, y, rng, n_contractions=options["contractions"],
-                              threshold=options["threshold"], net_points=options["net_points"])
-        U = greedy_select(Z, y, pool, k, step_iter=options["step_iter"])
-        U, fit = refine(Z, y, U, Z, max_iter=options["refine_iter"])
+        if options["candidates"] == "net":
+            pool = _net_pool(V.shape[1], len(y), k, rng, options)
+        else:
+            pool = candidate_pool(Z, y, rng, n_contractions=options["contractions"],
+                                  threshold=options["threshold"], net_points=options["net_points"])
+        U = greedy_select(Z, y, pool, k, step_iter=step_iter)
+        if options["polish"]:
+            U, fit = refine(Z, y, U, Z, max_iter=options["refine_iter"])
+        else:
+            fit = output_layer(Z, y, U, Z)
         net = to_network(U @ V.T, fit, V, data.d)
         loss = validation_mse(net, data)
         losses.append(loss)
         if loss < best_loss:
             best, best_loss = net, loss
-        if best_loss <= EXACT * np.var(data.y_val):
+        agree = len(losses) > 1 and abs(loss - best_loss) <= AGREE * best_loss
+        if best_loss <= EXACT * np.var(data.y_val) or agree:
             break
     report.add("neurons", time.perf_counter() - start, subspace_dim=V.shape[1], rows=len(y),
-               candidates=len(pool), restart_validation_mse=losses)
+               candidates=len(pool), source=options["candidates"], restart_validation_mse=losses)
     return best
 
 
 def finish(data: Data, net: ReLUNetwork, V: np.ndarray, options: dict, report: Report) -> ReLUNetwork:
-    """Stage D: refine all directions in R^d, resolve signs, keep the pure network if it fits as well."""
+    """Stage D: refine all directions in R^d, resolve signs, keep the pure network if it fits as well.
+
+    With ``polish`` off the directions stay as found and only the output layer is refitted.
+    """
     start = time.perf_counter()
     X, y = _rows(data, options["polish_rows"], np.random.default_rng(0))
-    XV = X @ V
-    U, fit = refine(X, y, net.directions, XV, max_iter=options["polish_iter"])
+    iters = options["polish_iter"] if options["polish"] else 0
+    U, fit = _fit_directions(X, y, net.directions, X @ V, iters)
     with_linear = to_network(U, fit, V, data.d)
     flipped, remainder = resolve_signs(with_linear)
-    U_pure, fit_pure = refine(X, y, flipped.directions, None, max_iter=options["polish_iter"])
+    U_pure, fit_pure = _fit_directions(X, y, flipped.directions, None, iters)
     pure = to_network(U_pure, fit_pure, None, data.d)
     loss_linear, loss_pure = validation_mse(with_linear, data), validation_mse(pure, data)
     # Ours: the pure k-ReLU form wins unless the linear term buys more than 1% of held-out loss.
@@ -115,10 +178,14 @@ def finish(data: Data, net: ReLUNetwork, V: np.ndarray, options: dict, report: R
         chosen = chosen.collapse(options["collapse_tol"])
     report.add("polish", time.perf_counter() - start, rows=len(y), linear_remainder=remainder,
                validation_mse_linear=loss_linear, validation_mse_pure=loss_pure,
-               signs_resolved=chosen is pure or chosen.linear is None)
+               signs_resolved=chosen.linear is None)
     report.validation_mse = validation_mse(chosen, data)
     report.validation_relative = report.validation_mse / max(float(np.var(data.y_val)), 1e-300)
     return chosen
+
+
+def _fit_directions(X, y, U, XV, iters: int):
+    return refine(X, y, U, XV, max_iter=iters) if iters else (U, output_layer(X, y, U, XV))
 
 
 def fit_output_only(data: Data, V: np.ndarray) -> ReLUNetwork:

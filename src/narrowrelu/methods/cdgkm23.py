@@ -1,0 +1,61 @@
+r"""``cdgkm23``: Chen, Dou, Goel, Klivans, Meka, *Learning Narrow One-Hidden-Layer ReLU
+Networks*, COLT 2023 (arXiv 2304.10524) — iterative, multi-scale discovery.
+
+As reconstructed in DESIGN §4 (the paper's constants are not ours to read; those below are
+ours and exposed as options)::
+
+    V <- significant eigen-directions of T2                       (scale 0)
+    for s = 1, 2, ...:
+        draw g orthogonal to V (to find new directions) and inside V (for SNR)
+        for each even l <= L_s (T2 for l = 2): eigen-directions off V with |mu| > tau_s noise
+        add them to V, collapsing directions closer than the scale eta_s
+        if nothing was added at the smallest threshold: stop
+        tau_{s+1} = shrink tau_s,  eta_{s+1} = shrink eta_s,  L_{s+1} = L_s + 2
+    final fit over V: an eta-net of its unit sphere, least squares (greedy selection of k
+    net directions), then (ours, ``polish=True``) local refinement; collapse; signs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.linalg import null_space
+
+from ..pipeline import Data, finish, fit_in_subspace, grow_subspace, low_degree_subspace
+from ..report import Report
+from ..subspace import merge_directions, random_unit_vectors, significant_directions
+from .auto import DEFAULTS as AUTO
+
+DEFAULTS = AUTO | {
+    "threshold": 6.0,  # tau_0 in units of noise (ours)
+    "max_stages": 6,
+    "min_threshold": 3.0,  # floor of tau_s (ours)
+    "shrink": 0.75,  # tau_{s+1} / tau_s and eta_{s+1} / eta_s (ours)
+    "scale": 0.5,  # eta_0, the collapse angle at scale 0 in radians (ours)
+    "max_degree": 8,  # largest L_s (ours)
+    "candidates": "net",
+}
+
+
+def cdgkm23(data: Data, k: int, rng: np.random.Generator, options: dict, report: Report):
+    low, V = low_degree_subspace(data, k, options["threshold"], report)
+    tau, eta, L = options["threshold"], options["scale"], 4
+    for _ in range(options["max_stages"]):
+        if V.shape[1] >= k:
+            break
+        outside = random_unit_vectors(rng, options["contractions_outside"], null_space(V.T))
+        inside = random_unit_vectors(rng, options["contractions_inside"], V) if V.shape[1] else outside[:0]
+        collapse = eta / math.sqrt(2)  # two unit vectors at angle eta have singular values ~ eta/sqrt 2
+        V = merge_directions(V, [significant_directions(low.T2, low.T2_noise(), tau, V)[0]], k, collapse)
+        grown = grow_subspace(data, V, k, np.vstack([outside, inside]), tuple(range(4, L + 1, 2)),
+                              low.quadratic_model(), tau, report, min_singular=collapse)
+        if grown.shape[1] == V.shape[1] and tau <= options["min_threshold"]:
+            break
+        V = grown
+        tau = max(options["shrink"] * tau, options["min_threshold"])
+        eta, L = options["shrink"] * eta, min(L + 2, options["max_degree"])
+    if V.shape[1] == 0:
+        V = np.linalg.qr(low.T1[:, None])[0] if np.any(low.T1) else np.eye(data.d)[:, :1]
+        report.warnings.append("no significant direction found: fitting along the degree-1 moment only")
+    return finish(data, fit_in_subspace(data, V, k, rng, options, report), V, options, report)

@@ -1,0 +1,101 @@
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from narrowrelu import ReLUNetwork, learn, planted, relative_error
+
+RECOVERED = 1e-4  # BENCHMARKS.md: relative population error <= 1e-4 on noiseless data
+
+CASES = [
+    ("random", 8, 3, {}),
+    ("orthonormal", 6, 6, {}),
+    ("conditioned", 8, 4, {"kappa": 10.0}),
+    ("close-pair", 8, 3, {"theta": 0.05, "L": 5.0}),
+    ("cluster", 8, 4, {"m": 3, "theta": 0.1}),
+    ("vanishing", 8, 4, {"m": 2}),
+]
+
+
+@pytest.mark.parametrize("family, d, k, knobs", CASES, ids=[c[0] for c in CASES])
+def test_auto_recovers_every_family(family, d, k, knobs):
+    truth = planted.make(family, d, k, random_state=1, **knobs)
+    X, y = planted.sample(truth, 30_000, random_state=2)
+    net = learn(X, y, k, random_state=0)
+    assert relative_error(net, truth) < RECOVERED
+    assert net.k <= k
+
+
+def test_report_is_plain_data():
+    truth = planted.make("random", 6, 2, random_state=0)
+    X, y = planted.sample(truth, 10_000, random_state=0)
+    net = learn(X, y, 2, random_state=0)
+    data = json.loads(net.report.to_json())
+    assert data["method"] == "auto" and data["passes"] >= 1
+    assert {s["stage"] for s in data["stages"]} >= {"moments", "subspace", "neurons", "polish"}
+    assert data["validation_relative"] < RECOVERED
+    assert "held-out mse" in str(net.report)
+
+
+def test_same_seed_same_bits():
+    truth = planted.make("random", 6, 3, random_state=3)
+    X, y = planted.sample(truth, 12_000, noise=0.1, random_state=3)
+    a, b = learn(X, y, 3, random_state=7), learn(X, y, 3, random_state=7)
+    np.testing.assert_array_equal(a.weights, b.weights)
+    np.testing.assert_array_equal(a.directions, b.directions)
+
+
+def test_noisy_data_close_to_noise_floor():
+    truth = planted.make("random", 6, 3, random_state=4)
+    X, y = planted.sample(truth, 30_000, noise=0.1, random_state=4)
+    net = learn(X, y, 3, random_state=0)
+    # Parametric rate: excess risk ~ (#parameters / n) * sigma^2 = (3 * 7 / 3e4) * 0.01 ~ 7e-6.
+    assert relative_error(net, truth) < 1e-3
+
+
+def test_constant_y_gives_constant_network_and_warning():
+    X = np.random.default_rng(0).standard_normal((500, 3))
+    with pytest.warns(UserWarning, match="y is constant"):
+        net = learn(X, np.full(500, 2.5), 2)
+    assert net.k == 0 and net.intercept == 2.5
+
+
+def test_too_few_samples_warns_with_the_number_needed():
+    truth = planted.make("random", 10, 2, random_state=0)
+    X, y = planted.sample(truth, 200, random_state=0)
+    with pytest.warns(UserWarning, match="at least 400"):
+        learn(X, y, 2, random_state=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"k": 0}, "k must be an integer >= 1"),
+        ({"k": 2, "method": "sgd"}, "unknown method 'sgd'"),
+        ({"k": 2, "thresh": 3}, "unknown option"),
+        ({"k": 2, "validation_fraction": 1.5}, "validation_fraction"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    X = np.random.default_rng(0).standard_normal((100, 3))
+    with pytest.raises(ValueError, match=match):
+        learn(X, X[:, 0], **kwargs)
+
+
+def test_bad_data():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((100, 3)), rng.standard_normal(100)
+    with pytest.raises(ValueError, match="mismatched lengths"):
+        learn(X, y[:50], 2)
+    X[3, 1] = np.nan
+    with pytest.raises(ValueError, match=r"X contains NaN or inf \(first at index \[3, 1\]\)"):
+        learn(X, y, 2)
+    with pytest.raises(ValueError, match="y contains NaN or inf"):
+        learn(rng.standard_normal((100, 3)), np.full(100, np.inf), 2)
+
+
+def test_zero_network_helper():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ReLUNetwork.zero(3).predict(np.ones((2, 3))).tolist() == [0.0, 0.0]
