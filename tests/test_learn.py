@@ -99,3 +99,35 @@ def test_zero_network_helper():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert ReLUNetwork.zero(3).predict(np.ones((2, 3))).tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    "transform, match",
+    [
+        (lambda X: X + 0.5, "mean"),
+        (lambda X: X * np.array([1.0, 2.0, 1.0]), r"covariance\[1, 1\]"),
+        (lambda X: np.sqrt(3) * (2 * np.random.default_rng(1).random(X.shape) - 1), "fourth moment"),
+    ],
+)
+def test_non_gaussian_inputs_warn(transform, match):
+    X = transform(np.random.default_rng(0).standard_normal((20_000, 3)))
+    with pytest.warns(UserWarning, match=match):
+        learn(X, np.maximum(X[:, 0], 0), 1, random_state=0)
+
+
+def test_gaussian_inputs_do_not_warn():
+    truth = planted.make("random", 10, 2, random_state=5)
+    X, y = planted.sample(truth, 20_000, random_state=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        learn(X, y, 2, random_state=0)
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.1])
+def test_auto_width_on_clear_cases(noise):
+    truth = planted.make("random", 8, 3, random_state=0)
+    X, y = planted.sample(truth, 30_000, noise=noise, random_state=1)
+    net = learn(X, y, "auto", random_state=0)
+    width = [s for s in net.report.stages if s["stage"] == "width"][0]
+    assert net.k == 3 and width["chosen"] == 3 and net.report.k == 3
+    assert relative_error(net, truth) < (1e-4 if noise == 0 else 1e-3)

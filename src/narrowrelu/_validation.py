@@ -89,3 +89,36 @@ def check_unit_vector(g, name: str, d: int, rtol: float = 1e-6) -> np.ndarray:
     if abs(norm - 1.0) > rtol:
         raise ValueError(f"{name} must be a unit vector, got norm {norm:.6g}; divide it by its norm")
     return g
+
+
+#: Standard errors a moment of the inputs may stray before we call them non-Gaussian (ours;
+#: with d^2 covariance entries tested, z = 6 keeps false alarms below 1e-4 up to d = 100).
+GAUSSIAN_Z = 6.0
+
+
+def gaussian_input_problems(X: np.ndarray, z: float = GAUSSIAN_Z) -> list[str]:
+    r"""Ways in which the rows of ``X`` visibly are not :math:`N(0, I)`.
+
+    Each check compares a sample moment with its value under :math:`N(0, I)` in units of
+    its standard error: means (se :math:`1/\sqrt n`), covariances (se
+    :math:`\sqrt{(1 + \delta_{ij})/n}`) and the fourth moments :math:`E x_j^4 = 3`
+    (se :math:`\sqrt{96/n}`).
+    """
+    n, d = X.shape
+    problems = []
+    mean = X.mean(axis=0)
+    worst = int(np.argmax(np.abs(mean)))
+    if abs(mean[worst]) > z / np.sqrt(n):
+        problems.append(f"column {worst} has mean {mean[worst]:.3g} (expected 0)")
+    centred = X - mean
+    cov = centred.T @ centred / n
+    se = np.sqrt((1.0 + np.eye(d)) / n)
+    excess = np.abs(cov - np.eye(d)) / se
+    i, j = np.unravel_index(int(np.argmax(excess)), excess.shape)
+    if excess[i, j] > z:
+        problems.append(f"covariance[{i}, {j}] is {cov[i, j]:.3g} (expected {float(i == j):g})")
+    kurtosis = (centred**4).mean(axis=0)
+    worst = int(np.argmax(np.abs(kurtosis - 3.0)))
+    if abs(kurtosis[worst] - 3.0) > z * np.sqrt(96.0 / n):
+        problems.append(f"column {worst} has fourth moment {kurtosis[worst]:.3g} (3 for a Gaussian)")
+    return problems
