@@ -15,8 +15,18 @@ from .network import ReLUNetwork
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # The estimator imports scikit-learn, an optional extra: load it only when asked for.
+    if name == "NarrowReLURegressor":
+        from .estimator import NarrowReLURegressor
+
+        return NarrowReLURegressor
+    raise AttributeError(f"module 'narrowrelu' has no attribute {name!r}")
+
 __all__ = [
     "ReLUNetwork",
+    "NarrowReLURegressor",
     "learn",
     "population_mse",
     "relative_error",

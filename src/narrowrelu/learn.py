@@ -91,7 +91,8 @@ def learn(
         )
     n, d = X.shape
     if n < 4:
-        raise ValueError(f"too few samples: got n={n}; at least {MIN_ROWS_PER_DK * d * k} are advised")
+        raise ValueError(f"too few samples: got n_samples={n}, need at least 4 "
+                         f"({MIN_ROWS_PER_DK * d * k} are advised for d={d}, k={k})")
     settings = defaults | options
     rng = as_generator(random_state)
     data = split(X, y, validation_fraction, rng)

@@ -9,7 +9,8 @@ Given directions :math:`U` (k, d) the output layer solves
 where :math:`V` (d, r) spans the allowed linear term (``None`` for no linear term). The
 refinement minimises the *variable-projection* objective :math:`\phi(U)` = that minimum,
 whose gradient (envelope theorem) is :math:`-\tfrac2n \sum_n e_n w_i 1[\langle u_i, x_n\rangle > 0] x_n`
-for the optimal residual :math:`e`, with L-BFGS.
+for the optimal residual :math:`e`, with L-BFGS. Each :math:`u_i` is normalised inside the
+objective (the loss does not depend on its length), and the gradient projected accordingly.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def output_layer(X: np.ndarray, y: np.ndarray, U: np.ndarray, XV: np.ndarray | N
     """Least squares for the weights, the linear coefficients (on ``XV`` = X @ V) and intercept."""
     F = _features(X, U, XV)
     gram = F.T @ F
-    scale = np.maximum(np.diag(gram), 1e-300)
+    diag = np.diag(gram)
+    scale = np.where(diag > 0, diag, 1.0)  # an all-zero (dead) feature gets weight 0
     gram_s = gram / np.sqrt(np.outer(scale, scale))
     rhs = (F.T @ y) / np.sqrt(scale)
     try:
@@ -83,10 +85,13 @@ def refine(
     shape = U.shape
 
     def objective(flat):
-        V = flat.reshape(shape)
+        raw = flat.reshape(shape)
+        norms = np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
+        V = raw / norms  # the loss is scale-invariant per row; optimise on the sphere
         fit = output_layer(X, y, V, XV)
         active = (X @ V.T > 0.0) * fit.weights
         grad = -2.0 / len(y) * (active * fit.residual[:, None]).T @ X
+        grad = (grad - np.sum(grad * V, axis=1, keepdims=True) * V) / norms
         return fit.mse, grad.ravel()
 
     start = U / np.linalg.norm(U, axis=1, keepdims=True)
