@@ -1,8 +1,10 @@
 """Recovery on the zoo: every case x seed x method on the same sampled data, exact errors.
 
-Run ``python -m narrowrelu.bench.recovery [--suite quick|readme] [--methods auto ...] [--out DIR]``.
+Run ``python -m narrowrelu.bench.recovery [--suite quick|readme|noisy] [--methods auto ...] [--out DIR]``.
 It prints a Markdown table and writes ``recovery.json`` (one record per run: family, d, k,
-n, n/(d k), seed, method, relative error, recovered, seconds, passes) under ``--out``.
+n, n/(d k), noise, seed, method, relative error, recovered, seconds, passes) under ``--out``.
+On noisy data each record also has the oracle's excess risk (the same refinement started at
+the true network on the same training rows) and the ratio ours / oracle.
 """
 
 from __future__ import annotations
@@ -14,11 +16,17 @@ import subprocess
 import time
 from pathlib import Path
 
-from .. import planted
-from ..learn import learn
-from ..metrics import relative_error
+from threadpoolctl import threadpool_limits
 
-#: (family, d, k, n, knobs)
+from .. import planted
+from .._validation import as_generator
+from ..learn import learn
+from ..methods.auto import DEFAULTS as AUTO
+from ..metrics import population_mse, relative_error, variance
+from ..pipeline import split
+from ..polish import refine, to_network
+
+#: (family, d, k, n, knobs) or (family, d, k, n, knobs, noise)
 SUITES = {
     "quick": [
         ("random", 20, 4, 40_000, {}),
@@ -36,15 +44,33 @@ SUITES = {
         ("vanishing", 30, 4, 100_000, {}),
         ("vanishing", 30, 8, 200_000, {}),
     ],
+    "noisy": [
+        ("random", 20, 4, 100_000, {}, 0.1),
+        ("random", 20, 4, 100_000, {}, 0.5),
+        ("close-pair", 20, 4, 100_000, {"theta": 0.05, "L": 5.0}, 0.1),
+        ("orthonormal", 10, 10, 100_000, {}, 0.1),
+    ],
 }
+
+
+def oracle_excess_risk(X, y, truth, seed: int, validation_fraction: float = 0.2) -> float:
+    """Excess risk of the refinement started at ``truth`` on the rows ``learn`` trains on."""
+    data = split(X, y, validation_fraction, as_generator(seed))  # the same rows as learn(..., random_state=seed)
+    with threadpool_limits(1, user_api="blas"):
+        U, fit = refine(data.X, data.y, truth.directions, None, max_iter=AUTO["polish_iter"])
+    return population_mse(to_network(U, fit, None, truth.d), truth)
 
 
 def run(suite: str, methods: list[str], seeds: int, out: Path | None) -> list[dict]:
     records = []
-    for family, d, k, n, knobs in SUITES[suite]:
+    meta = {"machine": platform.machine(), "python": platform.python_version(),
+            "date": time.strftime("%Y-%m-%d"), "commit": _commit()}
+    for family, d, k, n, knobs, *rest in SUITES[suite]:
+        noise = rest[0] if rest else 0.0
         for seed in range(seeds):
             truth = planted.make(family, d, k, random_state=seed, **knobs)
-            X, y = planted.sample(truth, n, random_state=1000 + seed)
+            X, y = planted.sample(truth, n, noise=noise, random_state=1000 + seed)
+            oracle = oracle_excess_risk(X, y, truth, seed) if noise else None
             for method in methods:
                 start = time.perf_counter()
                 try:
@@ -53,15 +79,17 @@ def run(suite: str, methods: list[str], seeds: int, out: Path | None) -> list[di
                 except ValueError as exc:  # e.g. a refused eta-net
                     error, passes, note = float("nan"), 0, str(exc).split(";")[0]
                 records.append({
-                    "family": family, "d": d, "k": k, "n": n, "n_per_dk": n / (d * k), "seed": seed,
+                    "family": family, "d": d, "k": k, "n": n, "n_per_dk": n / (d * k), "noise": noise, "seed": seed,
                     "method": method, "relative_error": error, "recovered": bool(error <= 1e-4),
                     "seconds": round(time.perf_counter() - start, 2), "passes": passes, "note": note,
                 })
+                if oracle is not None:
+                    excess = error * variance(truth)
+                    records[-1] |= {"excess_risk": excess, "oracle_excess_risk": oracle,
+                                    "ratio_to_oracle": excess / oracle}
                 print(json.dumps(records[-1]), flush=True)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        meta = {"machine": platform.machine(), "python": platform.python_version(),
-                "date": time.strftime("%Y-%m-%d"), "commit": _commit()}
         (out / "recovery.json").write_text(json.dumps({"meta": meta, "records": records}, indent=1))
     return records
 
@@ -77,14 +105,15 @@ def _commit() -> str:
 def markdown(records: list[dict]) -> str:
     groups: dict[tuple, list[dict]] = {}
     for r in records:
-        groups.setdefault((r["family"], r["d"], r["k"], r["n"], r["method"]), []).append(r)
-    lines = ["| family | d | k | n (× dk) | method | recovered | worst rel. error | mean seconds |",
-             "|---|---|---|---|---|---|---|---|"]
-    for (family, d, k, n, method), rs in groups.items():
+        groups.setdefault((r["family"], r["d"], r["k"], r["n"], r["noise"], r["method"]), []).append(r)
+    lines = ["| family | d | k | n (× dk) | noise | method | recovered | worst rel. error | worst excess / oracle "
+             "| mean seconds |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for (family, d, k, n, noise, method), rs in groups.items():
         worst = max(r["relative_error"] for r in rs)
-        lines.append(f"| {family} | {d} | {k} | {n:,} ({n // (d * k)}) | {method} | "
-                     f"{sum(r['recovered'] for r in rs)}/{len(rs)} | {worst:.1e} | "
-                     f"{sum(r['seconds'] for r in rs) / len(rs):.1f} |")
+        ratio = f"{max(r['ratio_to_oracle'] for r in rs):.2f}" if noise else "–"
+        recovered = f"{sum(r['recovered'] for r in rs)}/{len(rs)}" if not noise else "–"
+        lines.append(f"| {family} | {d} | {k} | {n:,} ({n // (d * k)}) | {noise} | {method} | {recovered} | "
+                     f"{worst:.1e} | {ratio} | {sum(r['seconds'] for r in rs) / len(rs):.1f} |")
     return "\n".join(lines)
 
 
