@@ -131,3 +131,14 @@ def test_auto_width_on_clear_cases(noise):
     width = [s for s in net.report.stages if s["stage"] == "width"][0]
     assert net.k == 3 and width["chosen"] == 3 and net.report.k == 3
     assert relative_error(net, truth) < (1e-4 if noise == 0 else 1e-3)
+
+
+@pytest.mark.parametrize("method", ["auto", "cdgkm23", "cn24", "dk23"])
+def test_no_signal_gives_the_linear_model_and_a_warning(method):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((5000, 4))
+    y = 0.5 * X[:, 0] + rng.standard_normal(5000)  # linear plus noise: no ReLU to find
+    net = learn(X, y, 2, method=method, random_state=0)
+    assert net.k == 0 and net.linear is not None and abs(net.linear[0] - 0.5) < 0.1
+    assert any("no significant direction" in w for w in net.report.warnings)
+    assert np.isfinite(net.report.validation_mse)

@@ -169,10 +169,6 @@ class Moments:
     batch_M: np.ndarray = field(repr=False)
     batch_count: np.ndarray = field(repr=False)
 
-    @property
-    def variance(self) -> float:
-        return max(self.second_moment - self.T0**2, 0.0)
-
     def quadratic_model(self) -> QuadraticModel:
         return QuadraticModel(self.T0, self.T1, self.T2)
 

@@ -19,7 +19,10 @@ from .polish import output_layer, refine, resolve_signs, to_network
 from .report import Report
 from .subspace import merge_directions, significant_directions
 
-__all__ = ["Data", "split", "moment_pass", "low_degree_subspace", "grow_subspace", "fit_in_subspace", "finish"]
+__all__ = [
+    "Data", "split", "moment_pass", "low_degree_subspace", "grow_subspace", "fit_in_subspace", "finish",
+    "linear_fallback",
+]
 
 #: Held-out loss, relative to Var y, below which a fit counts as exact and restarts stop (ours).
 EXACT = 1e-10
@@ -188,7 +191,11 @@ def _fit_directions(X, y, U, XV, iters: int):
     return refine(X, y, U, XV, max_iter=iters) if iters else (U, output_layer(X, y, U, XV))
 
 
-def fit_output_only(data: Data, V: np.ndarray) -> ReLUNetwork:
-    """A purely linear model in span ``V`` (no neurons): the fallback when nothing is found."""
-    fit = output_layer(data.X, data.y, np.zeros((0, data.d)), data.X @ V)
-    return to_network(np.zeros((0, data.d)), fit, V, data.d)
+def linear_fallback(data: Data, report: Report) -> ReLUNetwork:
+    """No significant direction: the least-squares linear model (no neurons), with a warning."""
+    report.warnings.append("no significant direction found: returning the least-squares linear model")
+    fit = output_layer(data.X, data.y, np.zeros((0, data.d)), data.X)
+    net = to_network(np.zeros((0, data.d)), fit, np.eye(data.d), data.d)
+    report.validation_mse = validation_mse(net, data)
+    report.validation_relative = report.validation_mse / max(float(np.var(data.y_val)), 1e-300)
+    return net

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..network import ReLUNetwork
-from ..pipeline import Data, finish, fit_in_subspace, fit_output_only, grow_subspace, low_degree_subspace
+from ..pipeline import Data, finish, fit_in_subspace, grow_subspace, linear_fallback, low_degree_subspace
 from ..report import Report
 from ..subspace import random_unit_vectors
 
@@ -48,6 +48,7 @@ DEFAULTS = {
 
 
 def auto(data: Data, k: int, rng: np.random.Generator, options: dict, report: Report) -> ReLUNetwork:
+    """Our default (see the module docstring)."""
     d, z = data.d, options["threshold"]
     low, V = low_degree_subspace(data, k, z, report)
     model, fitted_dim = low.quadratic_model(), 0
@@ -62,7 +63,6 @@ def auto(data: Data, k: int, rng: np.random.Generator, options: dict, report: Re
         if grown.shape[1] == V.shape[1]:
             break
         V = grown
-    if not isinstance(model, ReLUNetwork):
-        report.warnings.append("no significant direction found: returning the best linear model")
-        return fit_output_only(data, np.eye(d))
+    if V.shape[1] == 0:
+        return linear_fallback(data, report)
     return finish(data, model, V, options, report)

@@ -22,7 +22,7 @@ import math
 import numpy as np
 from scipy.linalg import null_space
 
-from ..pipeline import Data, finish, fit_in_subspace, grow_subspace, low_degree_subspace
+from ..pipeline import Data, finish, fit_in_subspace, grow_subspace, linear_fallback, low_degree_subspace
 from ..report import Report
 from ..subspace import merge_directions, random_unit_vectors, significant_directions
 from .auto import DEFAULTS as AUTO
@@ -56,6 +56,5 @@ def cdgkm23(data: Data, k: int, rng: np.random.Generator, options: dict, report:
         tau = max(options["shrink"] * tau, options["min_threshold"])
         eta, L = options["shrink"] * eta, min(L + 2, options["max_degree"])
     if V.shape[1] == 0:
-        V = np.linalg.qr(low.T1[:, None])[0] if np.any(low.T1) else np.eye(data.d)[:, :1]
-        report.warnings.append("no significant direction found: fitting along the degree-1 moment only")
+        return linear_fallback(data, report)
     return finish(data, fit_in_subspace(data, V, k, rng, options, report), V, options, report)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..pipeline import Data, finish, fit_in_subspace, grow_subspace, low_degree_subspace
+from ..pipeline import Data, finish, fit_in_subspace, grow_subspace, linear_fallback, low_degree_subspace
 from ..report import Report
 from ..subspace import random_unit_vectors
 from .auto import DEFAULTS as AUTO
@@ -33,6 +33,5 @@ def cn24(data: Data, k: int, rng: np.random.Generator, options: dict, report: Re
     G = random_unit_vectors(rng, options["contractions_outside"], np.eye(data.d))
     V = grow_subspace(data, V, k, G, options["degrees"], low.quadratic_model(), options["threshold"], report)
     if V.shape[1] == 0:
-        V = np.eye(data.d)[:, :1]
-        report.warnings.append("no significant direction found: fitting along the first coordinate only")
+        return linear_fallback(data, report)
     return finish(data, fit_in_subspace(data, V, k, rng, options, report), V, options, report)

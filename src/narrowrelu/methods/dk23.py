@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import null_space
 
-from ..pipeline import Data, finish, fit_in_subspace, grow_subspace, low_degree_subspace
+from ..pipeline import Data, finish, fit_in_subspace, grow_subspace, linear_fallback, low_degree_subspace
 from ..report import Report
 from ..subspace import random_unit_vectors
 from .auto import DEFAULTS as AUTO
@@ -41,6 +41,5 @@ def dk23(data: Data, k: int, rng: np.random.Generator, options: dict, report: Re
             break
         V = grown
     if V.shape[1] == 0:
-        V = np.eye(data.d)[:, :1]
-        report.warnings.append("no significant direction found: fitting along the first coordinate only")
+        return linear_fallback(data, report)
     return finish(data, fit_in_subspace(data, V, k, rng, options, report), V, options, report)
