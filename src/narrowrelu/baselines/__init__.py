@@ -3,6 +3,6 @@
 Torch is an optional extra: ``pip install "narrowrelu[torch]"`` (``torch==2.13.0``).
 """
 
-from .torch_gd import gradient_descent
+from .torch_gd import gradient_descent, tune_learning_rate
 
-__all__ = ["gradient_descent"]
+__all__ = ["gradient_descent", "tune_learning_rate"]

@@ -123,6 +123,21 @@ def gradient_descent(
     return best
 
 
+#: Learning rates tried by :func:`tune_learning_rate`.
+LR_GRID = (1e-3, 3e-3, 1e-2, 3e-2)
+
+
+def tune_learning_rate(X, y, k: int, *, grid=LR_GRID, epochs: int = 40, optimizer: str = "adam",
+                       random_state: RandomState = None) -> tuple[float, dict[float, float]]:
+    """The learning rate of ``grid`` with the lowest held-out loss after ``epochs`` (one restart each).
+
+    Tune on data from a separate seed, never on the data the comparison runs on.
+    """
+    losses = {lr: gradient_descent(X, y, k, optimizer=optimizer, lr=lr, epochs=epochs, restarts=1,
+                                   random_state=random_state).report["validation_mse"][0] for lr in grid}
+    return min(losses, key=losses.get), losses
+
+
 def _network(W, a, c, b, linear_term: bool) -> ReLUNetwork:
     weights = a.detach().double().numpy()
     directions = W.detach().double().numpy()

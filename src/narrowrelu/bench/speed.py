@@ -1,7 +1,7 @@
 """Time to relative error 1e-3 on ``random`` (d=100, k=5): ``auto`` against PyTorch Adam, same data.
 
 Run ``python -m narrowrelu.bench.speed [--n N] [--seeds S]``. Adam's learning rate is tuned
-once on a separate seed (grid below, best exact error after ``TUNE_EPOCHS``); then each seed
+once on a separate seed (``tune_learning_rate``: best held-out loss after ``TUNE_EPOCHS``); then each seed
 is learned by ``auto`` and by Adam (restarts, early stop the moment the exact relative error
 reaches the target, time budget ``max(BUDGET_FACTOR x ours, MIN_BUDGET)`` seconds). Prints
 one JSON record per seed and the ratio of median times.
@@ -17,27 +17,19 @@ import time
 import numpy as np
 
 from .. import planted
-from ..baselines import gradient_descent
+from ..baselines import gradient_descent, tune_learning_rate
 from ..learn import learn
 from ..metrics import relative_error
 
-LR_GRID = (1e-3, 3e-3, 1e-2, 3e-2)
 TUNE_EPOCHS = 40
 BUDGET_FACTOR = 20
 MIN_BUDGET = 60.0
 TARGET = 1e-3
 
 
-def tune_lr(d: int, k: int, n: int, seed: int) -> tuple[float, dict]:
-    truth = planted.make("random", d, k, random_state=seed)
-    X, y = planted.sample(truth, n, random_state=seed + 1)
-    errors = {lr: relative_error(gradient_descent(X, y, k, lr=lr, epochs=TUNE_EPOCHS, restarts=1, random_state=seed),
-                                 truth) for lr in LR_GRID}
-    return min(errors, key=errors.get), errors
-
-
 def run(d: int = 100, k: int = 5, n: int = 100_000, seeds: int = 3) -> dict:
-    lr, tuning = tune_lr(d, k, n, seed=10_000)
+    X, y = planted.sample(planted.make("random", d, k, random_state=10_000), n, random_state=10_001)
+    lr, tuning = tune_learning_rate(X, y, k, epochs=TUNE_EPOCHS, random_state=0)
     records = []
     for seed in range(seeds):
         truth = planted.make("random", d, k, random_state=seed)
