@@ -17,7 +17,12 @@ from .network import ReLUNetwork
 from .neurons import candidate_pool, greedy_select, net_size, sphere_net
 from .polish import output_layer, refine, resolve_signs, to_network
 from .report import Report
-from .subspace import merge_directions, significant_directions
+from .subspace import (
+    merge_directions,
+    significant_directions,
+    significant_square_directions,
+    squared_contractions,
+)
 
 __all__ = [
     "Data", "split", "moment_pass", "low_degree_subspace", "grow_subspace", "fit_in_subspace", "finish",
@@ -100,6 +105,7 @@ def grow_subspace(
     found = [significant_directions(m.T2, m.T2_noise(), threshold, V)]
     found += [significant_directions(m.M[i, j], noise[i, j], threshold, V)
               for i in range(len(degrees)) for j in range(len(G))]
+    found.append(significant_square_directions(squared_contractions(m.batch_M), threshold, V))
     grown = merge_directions(V, [f[0] for f in found], max_dim=max_dim, min_singular=min_singular)
     report.add("subspace", 0.0, found=grown.shape[1] - V.shape[1], degrees=list(degrees),
                largest_eigenvalues=[float(f[1][0]) for f in found if len(f[1])],

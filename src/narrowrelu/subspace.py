@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["complement_projector", "significant_directions", "merge_directions", "random_unit_vectors"]
+__all__ = [
+    "complement_projector", "significant_directions", "merge_directions", "random_unit_vectors",
+    "squared_contractions", "significant_square_directions",
+]
 
 
 def complement_projector(V: np.ndarray) -> np.ndarray:
@@ -62,3 +65,39 @@ def random_unit_vectors(rng: np.random.Generator, count: int, basis: np.ndarray)
     """``count`` random unit vectors in the column span of ``basis`` (d, r); rows of the result."""
     G = rng.standard_normal((count, basis.shape[1])) @ basis.T
     return G / np.linalg.norm(G, axis=1, keepdims=True)
+
+
+def squared_contractions(batch_M: np.ndarray) -> np.ndarray:
+    r"""Cross-batch U-statistic of :math:`\sum_j M(g_j)^2` from per-batch contractions.
+
+    .. math:: S = \sum_j \sum_{b \ne b'} \hat M_b(g_j)\,\hat M_{b'}(g_j)
+
+    Independent batches make it unbiased (up to scale) for the positive semi-definite
+    :math:`\sum_j M(g_j)^2`, whose range is the span of the neurons that the contractions
+    see, while its noise has a spectrum symmetric about zero. Summing many contractions
+    makes weak, cancelling structure visible (the vanishing family, where :math:`T_2 = 0`
+    and each single :math:`M_4(g)` is below the noise): DK23's flattening :math:`T_{(1)}T_{(1)}^T`,
+    sketched.
+
+    Parameters
+    ----------
+    batch_M : ndarray of shape (B, ..., d, d)
+    """
+    B, d = batch_M.shape[0], batch_M.shape[-1]
+    Mb = batch_M.reshape(B, -1, d, d)
+    total = Mb.sum(axis=0)
+    S = np.einsum("pij,pjk->ik", total, total) - np.einsum("bpij,bpjk->ik", Mb, Mb)
+    return (S + S.T) / 2
+
+
+def significant_square_directions(S: np.ndarray, threshold: float, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigen-directions of :math:`PSP` off ``V`` above ``threshold`` times the noise edge.
+
+    The noise edge is the magnitude of the most negative eigenvalue: the signal part of
+    :math:`S` is positive semi-definite, its noise symmetric about zero.
+    """
+    P = complement_projector(V)
+    mu, Q = np.linalg.eigh(P @ S @ P)
+    edge = max(-mu[0], np.finfo(float).tiny)
+    keep = mu > threshold * edge
+    return Q[:, keep][:, ::-1], mu[keep][::-1]

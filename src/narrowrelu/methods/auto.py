@@ -7,7 +7,8 @@ Our default, built from the shared stages (DESIGN §4)::
     repeat (CDG+23's iterative discovery):
         if V grew: model <- k neurons inside V         (Jennrich / greedy / refine)
         if dim V = k: stop
-        V <- V + significant directions off V of T2 and M4(g) of y - model(x),
+        V <- V + significant directions off V of T2, of each M4(g) and of
+             sum_g M4(g)^2 (cross-batch) of y - model(x),
              g drawn inside V and in the whole space   (one pass)
         stop when nothing new is found
     polish in R^d, resolve signs, collapse             (stage D)
@@ -29,7 +30,7 @@ DEFAULTS = {
     "threshold": 4.0,  # eigenvalues count above threshold x their noise scale (ours)
     "max_stages": 4,  # discovery passes after the first (ours)
     "contractions_inside": 4,  # contraction vectors g drawn inside V per pass (ours)
-    "contractions_outside": 4,  # ... and in the whole space (ours)
+    "contractions_outside": 16,  # ... and in the whole space (ours)
     "degrees": (4,),  # contraction degrees of the discovery passes
     "candidates": "moments",  # candidate directions inside V: "moments" or "net"
     "contractions": 6,  # contractions per candidate pool inside V (ours)
