@@ -22,7 +22,10 @@ from . import moments
 from .polish import output_layer, refine
 from .subspace import random_unit_vectors
 
-__all__ = ["candidate_pool", "net_size", "sphere_net", "greedy_select"]
+__all__ = ["candidate_pool", "net_size", "sphere_net", "neighbours", "greedy_select"]
+
+#: Tilts (radians) of the chosen directions offered as candidates at every greedy step (ours).
+NEIGHBOUR_ANGLES = (0.02, 0.1)
 
 
 def net_size(r: int, eta: float) -> int:
@@ -82,6 +85,17 @@ def candidate_pool(
     return P / np.linalg.norm(P, axis=1, keepdims=True)
 
 
+def neighbours(U: np.ndarray, angles=NEIGHBOUR_ANGLES) -> np.ndarray:
+    """The rows of ``U`` tilted by each of ``angles`` (radians) towards every coordinate axis, both ways."""
+    if U.shape[0] == 0:
+        return U
+    r = U.shape[1]
+    out = [np.cos(a) * U[:, None, :] + s * np.sin(a) * np.eye(r)[None, :, :]
+           for a in angles for s in (1.0, -1.0)]
+    N = np.concatenate(out, axis=1).reshape(-1, r)
+    return N / np.linalg.norm(N, axis=1, keepdims=True)
+
+
 def greedy_select(
     Z: np.ndarray, y: np.ndarray, pool: np.ndarray, k: int, *, step_iter: int = 25
 ) -> np.ndarray:
@@ -90,17 +104,22 @@ def greedy_select(
     Each step adds the candidate whose ReLU feature, orthogonalised against the current
     features (chosen ReLUs, the linear term ``Z`` and the intercept), has the largest
     squared correlation with the residual; then all chosen directions are refined briefly
-    (``step_iter`` L-BFGS iterations).
+    (``step_iter`` L-BFGS iterations). Besides the pool, every step offers the
+    :func:`neighbours` of the directions already chosen, so that nearly parallel neurons
+    (a close pair, a cluster) can be built one at a time.
     """
     U = np.zeros((0, Z.shape[1]))
-    F = np.maximum(Z @ pool.T, 0.0)
+    F_pool = np.maximum(Z @ pool.T, 0.0)
     for _ in range(k):
         fit = output_layer(Z, y, U, Z)
+        near = neighbours(U)
+        candidates = np.vstack([pool, near])
+        F = np.hstack([F_pool, np.maximum(Z @ near.T, 0.0)])
         Q, _ = np.linalg.qr(np.hstack([np.maximum(Z @ U.T, 0.0), Z, np.ones((len(y), 1))]))
         F_perp = F - Q @ (Q.T @ F)
         norms = np.einsum("ij,ij->j", F_perp, F_perp)
         gain = (F_perp.T @ fit.residual) ** 2 / np.maximum(norms, 1e-12 * len(y))
-        U = np.vstack([U, pool[int(np.argmax(gain))]])
+        U = np.vstack([U, candidates[int(np.argmax(gain))]])
         if step_iter:
             U, _ = refine(Z, y, U, Z, max_iter=step_iter)
     return U
