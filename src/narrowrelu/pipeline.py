@@ -167,13 +167,15 @@ def fit_in_subspace(
     return best
 
 
-def finish(data: Data, net: ReLUNetwork, V: np.ndarray, options: dict, report: Report) -> ReLUNetwork:
+def finish(
+    data: Data, net: ReLUNetwork, V: np.ndarray, rng: np.random.Generator, options: dict, report: Report
+) -> ReLUNetwork:
     """Stage D: refine all directions in R^d, resolve signs, keep the pure network if it fits as well.
 
     With ``polish`` off the directions stay as found and only the output layer is refitted.
     """
     start = time.perf_counter()
-    X, y = _rows(data, options["polish_rows"], np.random.default_rng(0))
+    X, y = _rows(data, options["polish_rows"], rng)
     iters = options["polish_iter"] if options["polish"] else 0
     U, fit = _fit_directions(X, y, net.directions, X @ V, iters)
     with_linear = to_network(U, fit, V, data.d)

@@ -80,4 +80,4 @@ def auto(data: Data, k: int, rng: np.random.Generator, options: dict, report: Re
     if V.shape[1] > k:
         report.warnings.append(f"the subspace grew to dimension {V.shape[1]} > k = {k} to correct the fit; "
                                f"the network still has at most {k} neurons")
-    return finish(data, model, V, options, report)
+    return finish(data, model, V, rng, options, report)

@@ -57,4 +57,4 @@ def cdgkm23(data: Data, k: int, rng: np.random.Generator, options: dict, report:
         eta, L = options["shrink"] * eta, min(L + 2, options["max_degree"])
     if V.shape[1] == 0:
         return linear_fallback(data, report)
-    return finish(data, fit_in_subspace(data, V, k, rng, options, report), V, options, report)
+    return finish(data, fit_in_subspace(data, V, k, rng, options, report), V, rng, options, report)

@@ -34,4 +34,4 @@ def cn24(data: Data, k: int, rng: np.random.Generator, options: dict, report: Re
     V = grow_subspace(data, V, k, G, options["degrees"], low.quadratic_model(), options["threshold"], report)
     if V.shape[1] == 0:
         return linear_fallback(data, report)
-    return finish(data, fit_in_subspace(data, V, k, rng, options, report), V, options, report)
+    return finish(data, fit_in_subspace(data, V, k, rng, options, report), V, rng, options, report)

@@ -42,4 +42,4 @@ def dk23(data: Data, k: int, rng: np.random.Generator, options: dict, report: Re
         V = grown
     if V.shape[1] == 0:
         return linear_fallback(data, report)
-    return finish(data, fit_in_subspace(data, V, k, rng, options, report), V, options, report)
+    return finish(data, fit_in_subspace(data, V, k, rng, options, report), V, rng, options, report)
