@@ -52,6 +52,7 @@ def sphere_net(r: int, count: int, rng: np.random.Generator | None = None) -> np
 def candidate_pool(
     Z: np.ndarray,
     y: np.ndarray,
+    low: moments.Moments,
     rng: np.random.Generator,
     *,
     n_contractions: int,
@@ -60,11 +61,11 @@ def candidate_pool(
 ) -> np.ndarray:
     r"""Candidate unit directions (rows) in the coordinates of ``Z`` (n, r).
 
-    One sign per direction suffices while a linear term is free:
-    :math:`\mathrm{relu}(-t) = \mathrm{relu}(t) - t`.
+    ``low`` holds the degree-<=2 moments of ``(Z, y)`` (:func:`narrowrelu.moments.low_degree`),
+    made once by the caller and shared by every restart. One sign per direction suffices
+    while a linear term is free: :math:`\mathrm{relu}(-t) = \mathrm{relu}(t) - t`.
     """
     n, r = Z.shape
-    low = moments.low_degree(Z, y)
     G = random_unit_vectors(rng, n_contractions, np.eye(r))
     spec = moments.MomentSpec(d=r, degrees=(4,), directions=G, batch_rows=moments.batch_rows_for(n),
                               residual=low.quadratic_model())

@@ -8,7 +8,7 @@ calls these functions for everything else.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -37,12 +37,17 @@ AGREE = 0.01
 
 @dataclass
 class Data:
-    """Training rows (for moments and fitting) and held-out rows (for selection only)."""
+    """Training rows (for moments and fitting) and held-out rows (for selection only).
+
+    ``low`` keeps pass 1 (T0, T1, T2 of the labels) once it is made: it depends on the rows
+    alone, so fits of several widths (``k="auto"``) share it instead of passing again.
+    """
 
     X: np.ndarray
     y: np.ndarray
     X_val: np.ndarray
     y_val: np.ndarray
+    low: moments.Moments | None = field(default=None, repr=False)
 
     @property
     def d(self) -> int:
@@ -80,9 +85,12 @@ def validation_mse(net: ReLUNetwork, data: Data) -> float:
 
 
 def low_degree_subspace(data: Data, k: int, threshold: float, report: Report) -> tuple[moments.Moments, np.ndarray]:
-    """Pass 1: :math:`T_0, T_1, T_2` of the labels and the significant eigen-directions of :math:`T_2`."""
-    low = moment_pass(data, moments.MomentSpec(d=data.d, batch_rows=moments.batch_rows_for(len(data.y))),
-                      report, "moments")
+    """Pass 1: :math:`T_0, T_1, T_2` of the labels (made once per ``data``) and the significant
+    eigen-directions of :math:`T_2`."""
+    if data.low is None:
+        data.low = moment_pass(data, moments.MomentSpec(d=data.d, batch_rows=moments.batch_rows_for(len(data.y))),
+                               report, "moments")
+    low = data.low
     empty = np.zeros((data.d, 0))
     found, mu = significant_directions(low.T2, low.T2_noise(), threshold, empty)
     V = merge_directions(empty, [found], max_dim=k)
@@ -141,13 +149,14 @@ def fit_in_subspace(
     start = time.perf_counter()
     X, y = _rows(data, options["fit_rows"], rng)
     Z = X @ V
+    low = moments.low_degree(Z, y) if options["candidates"] == "moments" else None
     step_iter = options["step_iter"] if options["polish"] else 0
     best, best_loss, losses = None, np.inf, []
     for _ in range(options["restarts"]):
         if options["candidates"] == "net":
             pool = _net_pool(V.shape[1], len(y), k, rng, options)
         else:
-            pool = candidate_pool(Z, y, rng, n_contractions=options["contractions"],
+            pool = candidate_pool(Z, y, low, rng, n_contractions=options["contractions"],
                                   threshold=options["threshold"], net_points=options["net_points"])
         U = greedy_select(Z, y, pool, k, step_iter=step_iter)
         if options["polish"]:
