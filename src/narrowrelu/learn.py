@@ -9,11 +9,13 @@ import warnings
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ._validation import RandomState, as_generator, check_positive_int, check_samples, gaussian_input_problems
+from ._validation import RandomState, as_generator, check_positive_int, gaussian_input_problems
+from .engines import Engine
 from .methods import METHODS
 from .network import ReLUNetwork
-from .pipeline import EXACT, low_degree_subspace, split
+from .pipeline import EXACT, low_degree_subspace, scan
 from .report import Report
+from .sources import open_source
 
 __all__ = ["learn"]
 
@@ -29,22 +31,25 @@ WIDTH_TOLERANCE = 0.01
 
 def learn(
     X,
-    y,
-    k: int | str,
+    y=None,
+    k: int | str | None = None,
     method: str = "auto",
     random_state: RandomState = None,
     *,
     validation_fraction: float = 0.2,
+    engine: str | Engine = "numpy",
+    target: str = "y",
     **options,
 ) -> ReLUNetwork:
     r"""Learn :math:`f(x) = \sum_{i \le k} \lambda_i \mathrm{relu}(\langle u_i, x\rangle)` from samples, x ~ N(0, I).
 
     Parameters
     ----------
-    X : array_like of shape (n, d)
-        Inputs, assumed standard Gaussian.
-    y : array_like of shape (n,)
-        Labels :math:`y = f(x) + \xi`.
+    X : array_like of shape (n, d), dask array, path or :class:`~narrowrelu.sources.Source`
+        Inputs, assumed standard Gaussian; or a data file (any format of
+        :mod:`narrowrelu.sources`, streamed in chunks, never loaded whole).
+    y : array_like of shape (n,) or None
+        Labels :math:`y = f(x) + \xi`; None when ``X`` is a path or a source.
     k : int or "auto"
         Number of neurons, >= 1; ``"auto"`` chooses it: widths from the number of
         significant degree-2 directions upward, while the held-out loss improves by more than
@@ -54,9 +59,15 @@ def learn(
         The learner (see :mod:`narrowrelu.methods`): our default, or the algorithms of
         Chen-Dou-Goel-Klivans-Meka 2023, Chen-Narayanan 2024, Diakonikolas-Kane 2023.
     random_state : int, Generator, RandomState instance or None, default=None
-        Seeds every random choice (split, contraction vectors, restarts).
+        Seeds every random choice (contraction vectors, candidates, restarts).
     validation_fraction : float, default=0.2
-        Share of rows held out for model selection and the reported loss.
+        Share of rows held out for model selection and the reported loss: runs of
+        consecutive rows spread evenly over the data (at most ``MAX_VALIDATION_ROWS``).
+    engine : {'numpy', 'dask'} or :class:`~narrowrelu.engines.Engine`, default='numpy'
+        Runs the moment passes; an ``Engine`` carries threads, chunk size, the Dask cluster,
+        checkpoints and progress reporting.
+    target : str, default='y'
+        Label column of CSV and Parquet files.
     **options
         Method options; unknown names are refused. Those marked "ours" in a method's
         ``DEFAULTS`` are constants the papers leave open.
@@ -75,7 +86,8 @@ def learn(
     >>> relative_error(net, truth) < 1e-4
     True
     """
-    X, y = check_samples(X, y)
+    if k is None:
+        raise ValueError("k is required: the number of neurons (an int >= 1) or 'auto'")
     auto_width = isinstance(k, str) and k == "auto"
     k = MAX_AUTO_K if auto_width else check_positive_int(k, "k")
     if method not in METHODS:
@@ -89,47 +101,54 @@ def learn(
             f"unknown option(s) {', '.join(unknown)} for method {method!r}; "
             f"it accepts {', '.join(defaults)}"
         )
-    n, d = X.shape
+    source = open_source(X, y, target=target)
+    n, d = source.n_rows, source.n_features
     if n < 4:
         raise ValueError(f"too few samples: got n_samples={n}, need at least 4 "
                          f"({MIN_ROWS_PER_DK * d * k} are advised for d={d}, k={k})")
     settings = defaults | options
     rng = as_generator(random_state)
-    data = split(X, y, validation_fraction, rng)
-    report = Report(method=method, n_samples=n, n_train=len(data.y), n_validation=len(data.y_val), d=d, k=k,
-                    options=dict(settings) | {"k": "auto" if auto_width else k})
-    if len(data.y) < MIN_ROWS_PER_DK * d * k:
-        message = (f"only {len(data.y)} training rows for d={d}, k={k}: at least {MIN_ROWS_PER_DK * d * k} "
-                   f"({MIN_ROWS_PER_DK} d k) are advised for the degree-2 moments alone")
-        warnings.warn(message, stacklevel=2)
-        report.warnings.append(message)
-    problems = gaussian_input_problems(X)
-    if problems:
-        message = ("the inputs do not look standard Gaussian N(0, I), which every method assumes: "
-                   + "; ".join(problems) + ". Whiten them first (x -> Sigma^(-1/2) (x - mu))")
-        warnings.warn(message, stacklevel=2)
-        report.warnings.append(message)
-    if np.ptp(y) == 0:
-        message = "y is constant: returning the constant network (no neurons)"
-        warnings.warn(message, stacklevel=2)
-        report.warnings.append(message)
-        net = ReLUNetwork(np.zeros(0), np.zeros((0, d)), intercept=float(y[0]))
-    else:
-        start = time.perf_counter()
-        # Tall-skinny products throughout: one BLAS thread is up to 140x faster (DESIGN §7).
-        with threadpool_limits(1, user_api="blas"):
-            if auto_width:
-                net = _choose_width(data, method_fn, rng, settings, report)
-            else:
-                net = method_fn(data, k, rng, settings, report)
-        report.add("total", time.perf_counter() - start)
+    engine = engine if isinstance(engine, Engine) else Engine(engine)
+    report = Report(method=method, n_samples=n, n_train=0, n_validation=0, d=d, k=k,
+                    options=dict(settings) | {"k": "auto" if auto_width else k, "engine": engine.name,
+                                              "source": source.name})
+    start = time.perf_counter()
+    # Tall-skinny products throughout: one BLAS thread is up to 140x faster (DESIGN §7).
+    with threadpool_limits(1, user_api="blas"), engine:
+        data = scan(source, validation_fraction, engine, report)
+        report.n_train, report.n_validation = data.n_train, len(data.y_val)
+        for message in _input_warnings(data, d, k):
+            warnings.warn(message, stacklevel=2)
+            report.warnings.append(message)
+        if np.ptp(np.concatenate([data.y, data.y_val])) == 0:
+            net = ReLUNetwork(np.zeros(0), np.zeros((0, d)), intercept=float(data.y[0]))
+        elif auto_width:
+            net = _choose_width(data, method_fn, rng, settings, report)
+        else:
+            net = method_fn(data, k, rng, settings, report)
+    report.add("total", time.perf_counter() - start)
     net.report = report
     return net
 
 
+def _input_warnings(data, d: int, k: int) -> list[str]:
+    """Too few rows, inputs that do not look N(0, I), constant labels."""
+    found = []
+    if data.n_train < MIN_ROWS_PER_DK * d * k:
+        found.append(f"only {data.n_train} training rows for d={d}, k={k}: at least {MIN_ROWS_PER_DK * d * k} "
+                     f"({MIN_ROWS_PER_DK} d k) are advised for the degree-2 moments alone")
+    problems = gaussian_input_problems(np.concatenate([data.X, data.X_val]))
+    if problems:
+        found.append("the inputs do not look standard Gaussian N(0, I), which every method assumes: "
+                     + "; ".join(problems) + ". Whiten them first (x -> Sigma^(-1/2) (x - mu))")
+    if np.ptp(np.concatenate([data.y, data.y_val])) == 0:
+        found.append("y is constant: returning the constant network (no neurons)")
+    return found
+
+
 def _choose_width(data, method_fn, rng, settings: dict, report: Report) -> ReLUNetwork:
     """``k="auto"``: fit growing widths, keep the smallest within ``WIDTH_TOLERANCE`` of the best."""
-    low, V = low_degree_subspace(data, MAX_AUTO_K, settings["threshold"], report)
+    _, V = low_degree_subspace(data, MAX_AUTO_K, settings["threshold"], report)
     exact = EXACT * float(np.var(data.y_val))
     fits: list[tuple[int, float, ReLUNetwork, Report]] = []
     for width in range(max(1, V.shape[1]), MAX_AUTO_K + 1):

@@ -29,12 +29,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
-from functools import reduce
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from ._validation import check_positive_int, check_samples, check_unit_vector
 from .hermite import contraction_weights
@@ -264,12 +261,13 @@ def _add_rows(part: MomentState, b: int, spec: MomentSpec, X: np.ndarray, t: np.
     part.gram[b] += weighted_grams(X, np.hstack(weights))
 
 
-def update(state: MomentState, spec: MomentSpec, X: np.ndarray, y: np.ndarray, start: int = 0) -> MomentState:
+def update(state: MomentState, spec: MomentSpec, X: np.ndarray, y: np.ndarray, start=0) -> MomentState:
     """Add the rows ``X`` (n, d), ``y`` (n,) whose first row has global index ``start``.
 
     Row ``i`` (global index) belongs to batch ``(i // batch_rows) % n_batches``: batches are
     interleaved runs of consecutive rows, so any chunking of the same rows gives the same
-    per-batch sums (to rounding) and every kernel call sees a contiguous block.
+    per-batch sums (to rounding) and every kernel call sees a contiguous block. ``start``
+    may also be the increasing global indices of the rows (when some rows are held out).
     Returns a new state; ``state`` is not modified.
     """
     result = merge(state, init(spec))
@@ -277,19 +275,20 @@ def update(state: MomentState, spec: MomentSpec, X: np.ndarray, y: np.ndarray, s
     return result
 
 
-def update_in_place(state: MomentState, spec: MomentSpec, X: np.ndarray, y: np.ndarray, start: int = 0) -> None:
+def update_in_place(state: MomentState, spec: MomentSpec, X: np.ndarray, y: np.ndarray, start=0) -> None:
     """:func:`update` without the copy: adds the rows' sums into ``state`` itself."""
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     t = y if spec.residual is None else y - spec.residual.predict(X)
     S = X @ spec.directions.T if spec.degrees else None
-    R, lo = spec.batch_rows, 0
-    while lo < len(t):
-        hi = min(len(t), ((start + lo) // R + 1) * R - start)
-        rows = slice(lo, hi)
-        _add_rows(state, (start + lo) // R % spec.n_batches, spec, X[rows], t[rows],
-                  None if S is None else S[rows])
-        lo = hi
+    index = np.arange(start, start + len(t)) if np.ndim(start) == 0 else np.asarray(start)
+    runs = index // spec.batch_rows
+    cuts = [0, *(np.flatnonzero(np.diff(runs)) + 1), len(t)]
+    for lo, hi in zip(cuts[:-1], cuts[1:], strict=False):
+        if hi > lo:
+            rows = slice(lo, hi)
+            _add_rows(state, int(runs[lo] % spec.n_batches), spec, X[rows], t[rows],
+                      None if S is None else S[rows])
 
 
 def _contractions(spec: MomentSpec, gram, vec, sum_a, sum_c, count) -> np.ndarray:
@@ -351,27 +350,16 @@ def chunk_rows(spec: MomentSpec, budget_bytes: int = DEFAULT_CHUNK_BYTES) -> int
 def accumulate(
     X, y, spec: MomentSpec, *, n_jobs: int | None = None, chunk_size: int | None = None
 ) -> MomentState:
-    """One pass over in-memory rows: ``n_jobs`` threads, each with one BLAS thread.
+    """One pass over in-memory rows with the numpy engine (:mod:`narrowrelu.engines`):
+    ``n_jobs`` threads, chunks of ``chunk_size`` rows, each thread's BLAS pinned to one thread.
 
-    Multi-threaded OpenBLAS is up to 140x slower on these tall-skinny products (DESIGN §7),
-    so the engine splits the rows into ``n_jobs`` contiguous ranges itself; each thread
-    streams its range in chunks of ``chunk_size`` rows into its own state, and the states are
-    merged in range order (the result is reproducible for a given ``n_jobs``).
+    The result is reproducible for a given ``n_jobs`` and ``chunk_size``.
     """
-    X, y = check_samples(X, y, spec.d)
-    jobs = max(1, min(n_jobs or default_n_jobs(), X.shape[0] // 256 or 1))
-    rows = chunk_size or chunk_rows(spec)
-    bounds = np.linspace(0, X.shape[0], jobs + 1).astype(int)
+    from .engines import Engine
+    from .sources import ArraySource
 
-    def one_range(j: int) -> MomentState:
-        state = init(spec)
-        for start in range(bounds[j], bounds[j + 1], rows):
-            stop = min(start + rows, bounds[j + 1])
-            update_in_place(state, spec, X[start:stop], y[start:stop], start)
-        return state
-
-    with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(jobs) as pool:
-        return reduce(merge, pool.map(one_range, range(jobs)))
+    source = ArraySource(*check_samples(X, y, spec.d))
+    return Engine(n_jobs=n_jobs, chunk_rows=chunk_size).run(source, spec)[0]
 
 
 def low_degree(X, y, *, n_batches: int = 8, **engine) -> Moments:

@@ -13,19 +13,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import moments
+from .engines import Engine, RowPlan
 from .network import ReLUNetwork
 from .neurons import candidate_pool, greedy_select, net_size, sphere_net
 from .polish import output_layer, refine, resolve_signs, to_network
 from .report import Report
+from .sources import Source
 from .subspace import (
     merge_directions,
     significant_directions,
     significant_square_directions,
-    squared_contractions,
 )
 
 __all__ = [
-    "Data", "split", "moment_pass", "low_degree_subspace", "grow_subspace", "fit_in_subspace", "finish",
+    "Data", "scan", "moment_pass", "low_degree_subspace", "grow_subspace", "fit_in_subspace", "finish",
     "linear_fallback",
 ]
 
@@ -35,38 +36,58 @@ EXACT = 1e-10
 AGREE = 0.01
 
 
+#: Validation rows kept in memory at most; beyond that the held-out share shrinks (ours).
+MAX_VALIDATION_ROWS = 200_000
+#: Training rows kept in memory for fitting and polishing at most (ours).
+MAX_KEPT_ROWS = 400_000
+
+
 @dataclass
 class Data:
-    """Training rows (for moments and fitting) and held-out rows (for selection only).
+    """The source, how its rows are split, and the rows the first pass kept in memory.
 
-    ``low`` keeps pass 1 (T0, T1, T2 of the labels) once it is made: it depends on the rows
-    alone, so fits of several widths (``k="auto"``) share it instead of passing again.
+    Moment passes stream the training rows of ``source`` through ``engine``; ``X``, ``y`` are
+    the training rows kept for fitting (all of them when they fit in ``MAX_KEPT_ROWS``) and
+    ``X_val``, ``y_val`` the held-out rows (selection only). ``low`` is pass 1 (T0, T1, T2 of
+    the labels): fits of several widths (``k="auto"``) share it.
     """
 
+    source: Source
+    plan: RowPlan
+    engine: Engine
+    n_train: int
     X: np.ndarray
     y: np.ndarray
     X_val: np.ndarray
     y_val: np.ndarray
-    low: moments.Moments | None = field(default=None, repr=False)
+    low: moments.Moments = field(repr=False)
 
     @property
     def d(self) -> int:
-        return self.X.shape[1]
+        return self.source.n_features
 
 
-def split(X: np.ndarray, y: np.ndarray, validation_fraction: float, rng: np.random.Generator) -> Data:
-    """Hold out a random ``validation_fraction`` of the rows (at least one row each side)."""
-    n = len(y)
-    n_val = min(max(int(round(validation_fraction * n)), 1), n - 1)
-    order = rng.permutation(n)
-    val, train = np.sort(order[:n_val]), np.sort(order[n_val:])
-    return Data(X[train], y[train], X[val], y[val])
+def scan(source: Source, validation_fraction: float, engine: Engine, report: Report) -> Data:
+    """Pass 1: split the rows (:class:`RowPlan`), keep the in-memory rows, and take T0, T1, T2."""
+    plan = RowPlan.for_rows(source.n_rows, validation_fraction, MAX_VALIDATION_ROWS, MAX_KEPT_ROWS)
+    n_val = plan.n_validation()
+    if not 0 < n_val < source.n_rows:
+        raise ValueError(f"validation_fraction={validation_fraction} holds out {n_val} of {source.n_rows} rows; "
+                         "choose it so that both sides get at least one row")
+    spec = moments.MomentSpec(d=source.n_features, batch_rows=moments.batch_rows_for(source.n_rows))
+    start = time.perf_counter()
+    state, sample = engine.run(source, spec, plan, collect=True)
+    low = moments.finalize(state, spec)
+    report.passes += 1
+    report.add("moments", time.perf_counter() - start, degrees=[2], contractions=0, samples=low.n,
+               kept_in_memory=len(sample.y), held_out=len(sample.y_val))
+    return Data(source, plan, engine, low.n, sample.X, sample.y, sample.X_val, sample.y_val, low)
 
 
 def moment_pass(data: Data, spec: moments.MomentSpec, report: Report, stage: str) -> moments.Moments:
     """One pass of the moment engine over the training rows, recorded in the report."""
     start = time.perf_counter()
-    result = moments.finalize(moments.accumulate(data.X, data.y, spec), spec)
+    result = moments.finalize(data.engine.run(data.source, spec, data.plan)[0], spec)
     report.passes += 1
     report.add(stage, time.perf_counter() - start, degrees=[2, *spec.degrees],
                contractions=spec.n_directions, samples=result.n)
@@ -85,11 +106,7 @@ def validation_mse(net: ReLUNetwork, data: Data) -> float:
 
 
 def low_degree_subspace(data: Data, k: int, threshold: float, report: Report) -> tuple[moments.Moments, np.ndarray]:
-    """Pass 1: :math:`T_0, T_1, T_2` of the labels (made once per ``data``) and the significant
-    eigen-directions of :math:`T_2`."""
-    if data.low is None:
-        data.low = moment_pass(data, moments.MomentSpec(d=data.d, batch_rows=moments.batch_rows_for(len(data.y))),
-                               report, "moments")
+    """The significant eigen-directions of :math:`T_2` (from pass 1, ``data.low``)."""
     low = data.low
     empty = np.zeros((data.d, 0))
     found, mu = significant_directions(low.T2, low.T2_noise(), threshold, empty)
@@ -107,13 +124,13 @@ def grow_subspace(
     Returns ``V`` grown by the new directions (at most ``max_dim`` columns in all).
     """
     spec = moments.MomentSpec(d=data.d, degrees=tuple(degrees), directions=G,
-                              batch_rows=moments.batch_rows_for(len(data.y)), residual=residual)
+                              batch_rows=moments.batch_rows_for(data.source.n_rows), residual=residual)
     m = moment_pass(data, spec, report, "moments")
     noise = m.M_noise()
     found = [significant_directions(m.T2, m.T2_noise(), threshold, V)]
     found += [significant_directions(m.M[i, j], noise[i, j], threshold, V)
               for i in range(len(degrees)) for j in range(len(G))]
-    found.append(significant_square_directions(squared_contractions(m.batch_M), threshold, V))
+    found.append(significant_square_directions(m.batch_M, threshold, V))
     grown = merge_directions(V, [f[0] for f in found], max_dim=max_dim, min_singular=min_singular)
     report.add("subspace", 0.0, found=grown.shape[1] - V.shape[1], degrees=list(degrees),
                largest_eigenvalues=[float(f[1][0]) for f in found if len(f[1])],

@@ -67,6 +67,12 @@ def random_unit_vectors(rng: np.random.Generator, count: int, basis: np.ndarray)
     return G / np.linalg.norm(G, axis=1, keepdims=True)
 
 
+#: The jackknife over-estimates the variance of a statistic (Efron and Stein 1981), and here
+#: it also carries the signal's own sampling spread: it enters the noise scale of the squared
+#: statistic at this weight (ours).
+JACKKNIFE_WEIGHT = 0.5
+
+
 def squared_contractions(batch_M: np.ndarray) -> np.ndarray:
     r"""Cross-batch U-statistic of :math:`\sum_j M(g_j)^2` from per-batch contractions.
 
@@ -74,10 +80,9 @@ def squared_contractions(batch_M: np.ndarray) -> np.ndarray:
 
     Independent batches make it unbiased (up to scale) for the positive semi-definite
     :math:`\sum_j M(g_j)^2`, whose range is the span of the neurons that the contractions
-    see, while its noise has a spectrum symmetric about zero. Summing many contractions
-    makes weak, cancelling structure visible (the vanishing family, where :math:`T_2 = 0`
-    and each single :math:`M_4(g)` is below the noise): DK23's flattening :math:`T_{(1)}T_{(1)}^T`,
-    sketched.
+    see. Summing many contractions makes weak, cancelling structure visible (the vanishing
+    family, where :math:`T_2 = 0` and each single :math:`M_4(g)` is below the noise): DK23's
+    flattening :math:`T_{(1)}T_{(1)}^T`, sketched.
 
     Parameters
     ----------
@@ -90,14 +95,25 @@ def squared_contractions(batch_M: np.ndarray) -> np.ndarray:
     return (S + S.T) / 2
 
 
-def significant_square_directions(S: np.ndarray, threshold: float, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Eigen-directions of :math:`PSP` off ``V`` above ``threshold`` times the noise edge.
+def significant_square_directions(
+    batch_M: np.ndarray, threshold: float, V: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Eigen-directions of :math:`PSP` off ``V`` (``S`` of :func:`squared_contractions`) above the noise.
 
-    The noise edge is the magnitude of the most negative eigenvalue: the signal part of
-    :math:`S` is positive semi-definite, its noise symmetric about zero.
+    The noise scale is the larger of the most negative eigenvalue's magnitude (the signal
+    part of :math:`S` is positive semi-definite) and ``JACKKNIFE_WEIGHT`` times the jackknife
+    standard error over batches in operator norm (leave-one-batch-out U-statistics, each
+    scaled by its number of batch pairs): the first alone is unreliable when few directions
+    remain off ``V``.
     """
+    B = batch_M.shape[0]
     P = complement_projector(V)
-    mu, Q = np.linalg.eigh(P @ S @ P)
-    edge = max(-mu[0], np.finfo(float).tiny)
+    project = lambda S: P @ S @ P  # noqa: E731
+    mu, Q = np.linalg.eigh(project(squared_contractions(batch_M)))
+    left_out = np.stack([project(squared_contractions(np.delete(batch_M, b, axis=0))) / ((B - 1) * (B - 2))
+                         for b in range(B)]) if B > 2 else None
+    jackknife = 0.0 if left_out is None else np.sqrt((B - 1) / B * np.sum(
+        np.abs(np.linalg.eigvalsh(left_out - left_out.mean(axis=0))).max(axis=-1) ** 2)) * B * (B - 1)
+    edge = max(-mu[0], JACKKNIFE_WEIGHT * jackknife, np.finfo(float).tiny)
     keep = mu > threshold * edge
-    return Q[:, keep][:, ::-1], mu[keep][::-1]
+    return Q[:, keep][:, ::-1], mu[keep][::-1] / edge

@@ -19,11 +19,11 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from .. import planted
-from .._validation import as_generator
+from ..engines import RowPlan
 from ..learn import learn
 from ..methods.auto import DEFAULTS as AUTO
 from ..metrics import population_mse, relative_error, variance
-from ..pipeline import split
+from ..pipeline import MAX_KEPT_ROWS, MAX_VALIDATION_ROWS
 from ..polish import refine, to_network
 
 #: (family, d, k, n, knobs) or (family, d, k, n, knobs, noise)
@@ -53,11 +53,12 @@ SUITES = {
 }
 
 
-def oracle_excess_risk(X, y, truth, seed: int, validation_fraction: float = 0.2) -> float:
-    """Excess risk of the refinement started at ``truth`` on the rows ``learn`` trains on."""
-    data = split(X, y, validation_fraction, as_generator(seed))  # the same rows as learn(..., random_state=seed)
+def oracle_excess_risk(X, y, truth, validation_fraction: float = 0.2) -> float:
+    """Excess risk of the refinement started at ``truth`` on the rows ``learn`` keeps for fitting."""
+    plan = RowPlan.for_rows(len(y), validation_fraction, MAX_VALIDATION_ROWS, MAX_KEPT_ROWS)
+    rows = plan.kept(0, len(y))
     with threadpool_limits(1, user_api="blas"):
-        U, fit = refine(data.X, data.y, truth.directions, None, max_iter=AUTO["polish_iter"])
+        U, fit = refine(X[rows], y[rows], truth.directions, None, max_iter=AUTO["polish_iter"])
     return population_mse(to_network(U, fit, None, truth.d), truth)
 
 
@@ -70,7 +71,7 @@ def run(suite: str, methods: list[str], seeds: int, out: Path | None) -> list[di
         for seed in range(seeds):
             truth = planted.make(family, d, k, random_state=seed, **knobs)
             X, y = planted.sample(truth, n, noise=noise, random_state=1000 + seed)
-            oracle = oracle_excess_risk(X, y, truth, seed) if noise else None
+            oracle = oracle_excess_risk(X, y, truth) if noise else None
             for method in methods:
                 start = time.perf_counter()
                 try:

@@ -1,0 +1,317 @@
+"""Engines: one pass of the moment accumulator over a :class:`~narrowrelu.sources.Source`.
+
+A pass is a sum over rows, so it distributes exactly: every engine cuts the rows into
+chunks, runs the same chunk function (:func:`chunk_pass`: read, split, :func:`moments.update_in_place`)
+on each, and adds the states with :func:`moments.merge`.
+
+- ``"numpy"``: ``n_jobs`` threads on this machine, chunk ``i`` on thread ``i mod n_jobs``,
+  each thread's BLAS pinned to one thread (multi-threaded OpenBLAS is up to 140x slower on
+  these tall-skinny products, DESIGN §7). Chunk rows come from a memory budget. Optional
+  checkpoints (every ``checkpoint_every`` rounds of ``n_jobs`` chunks) and ``resume``: the
+  per-thread states are saved as they are, so a resumed pass gives the identical result.
+- ``"dask"``: one task per chunk on a Dask cluster (a ``LocalCluster`` of ``workers``
+  processes, or the scheduler at ``scheduler``), tree-reduced. File sources travel as their
+  path and are read where the task runs; dask arrays are mapped block by block.
+
+Rows are split once and for all by :class:`RowPlan`: validation rows (runs of consecutive
+rows spread evenly over the data) never enter the moments, and a deterministic, evenly spread
+subset of the training rows is kept in memory for fitting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
+from functools import reduce
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from . import moments
+from .sources import DaskSource, Source
+
+__all__ = ["RowPlan", "Sample", "Engine", "ENGINES", "chunk_pass", "print_progress"]
+
+ENGINES = ("numpy", "dask")
+
+
+def _spread(start: int, stop: int, share: float, run: int, phase: float) -> np.ndarray:
+    """Rows of ``start:stop`` in the runs ``j`` (of ``run`` rows) with ``floor((j+1)s+p) > floor(js+p)``:
+    a share ``s`` of the runs, spread evenly over the data."""
+    j = np.arange(start, stop) // run
+    return np.floor((j + 1) * share + phase) > np.floor(j * share + phase)
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    """Which rows validate, which train, and which training rows are kept in memory.
+
+    Attributes
+    ----------
+    n : int
+        Rows in the source.
+    validation_share : float
+        Share of the runs of ``run`` consecutive rows held out for validation.
+    keep_share : float
+        Share of the rows kept in memory for fitting (validation rows excepted).
+    run : int
+        Length of the validation runs.
+    """
+
+    n: int
+    validation_share: float
+    keep_share: float
+    run: int
+
+    @classmethod
+    def for_rows(cls, n: int, validation_fraction: float, max_validation: int, max_kept: int) -> RowPlan:
+        share = min(validation_fraction, max_validation / n)
+        return cls(n, share, min(1.0, max_kept / max(1.0, n * (1 - share))), max(1, min(4096, n // 200)))
+
+    def validation(self, start: int, stop: int) -> np.ndarray:
+        return _spread(start, stop, self.validation_share, self.run, 0.5)
+
+    def kept(self, start: int, stop: int) -> np.ndarray:
+        return _spread(start, stop, self.keep_share, 1, 0.0) & ~self.validation(start, stop)
+
+    def n_validation(self) -> int:
+        return int(self.validation(0, self.n).sum())
+
+
+@dataclass
+class Sample:
+    """Rows kept in memory by the first pass: training rows for fitting, and the validation rows."""
+
+    X: np.ndarray
+    y: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+
+    @staticmethod
+    def join(parts: list[Sample]) -> Sample:
+        return Sample(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Sample)))
+
+
+def chunk_pass(
+    spec: moments.MomentSpec, plan: RowPlan | None, X: np.ndarray, y: np.ndarray, start: int,
+    state: moments.MomentState | None = None, collect: bool = False,
+) -> tuple[moments.MomentState, Sample | None]:
+    """The work of every engine on one chunk of rows ``start:start+len(y)``.
+
+    Adds the training rows into ``state`` (a new one when None) and, with ``collect``, returns
+    the chunk's kept and validation rows.
+    """
+    state = moments.init(spec) if state is None else state
+    if plan is None:
+        moments.update_in_place(state, spec, X, y, start)
+        return state, None
+    val = plan.validation(start, start + len(y))
+    train = np.flatnonzero(~val)
+    moments.update_in_place(state, spec, X[train], y[train], start + train)
+    if not collect:
+        return state, None
+    keep = plan.kept(start, start + len(y))
+    return state, Sample(X[keep], y[keep], X[val], y[val])
+
+
+def print_progress(label: str) -> Callable[[int, int], None]:
+    """A progress callback writing rows/s and the ETA to stderr, at most once a second."""
+    begin, last = time.perf_counter(), [0.0]
+
+    def report(done: int, total: int) -> None:
+        now = time.perf_counter() - begin
+        if now - last[0] < 1.0 and done < total:
+            return
+        last[0] = now
+        rate = done / max(now, 1e-9)
+        eta = (total - done) / rate if rate > 0 else math.inf
+        print(f"\r{label}: {done:,}/{total:,} rows, {rate:,.0f} rows/s, ETA {eta:.0f} s",
+              end="\n" if done >= total else "", file=sys.stderr, flush=True)
+
+    return report
+
+
+@dataclass
+class Engine:
+    """Runs passes of the accumulator over sources; holds the cluster when ``name="dask"``.
+
+    Parameters
+    ----------
+    name : {'numpy', 'dask'}
+    n_jobs : int or None
+        Threads of the numpy engine (default: the cores available).
+    chunk_rows : int or None
+        Rows per chunk (default: from ``moments.DEFAULT_CHUNK_BYTES`` of temporaries).
+    workers : int or None
+        Processes of the ``LocalCluster`` the dask engine starts when no ``scheduler`` is given.
+    scheduler : str or None
+        Address of a running Dask scheduler, e.g. ``"tcp://10.0.0.1:8786"``.
+    checkpoint : path or None
+        Directory for the numpy engine's checkpoints (one file per pass).
+    checkpoint_every : int
+        Rounds of ``n_jobs`` chunks between checkpoints.
+    resume : bool
+        Continue from the checkpoints in ``checkpoint`` (they must come from the same data,
+        settings and seed; otherwise the pass is refused).
+    progress : callable ``(label) -> callable(done_rows, total_rows)`` or None
+    """
+
+    name: str = "numpy"
+    n_jobs: int | None = None
+    chunk_rows: int | None = None
+    workers: int | None = None
+    scheduler: str | None = None
+    checkpoint: str | Path | None = None
+    checkpoint_every: int = 8
+    resume: bool = False
+    progress: Callable | None = None
+    passes: int = field(default=0, init=False)
+    _client: object = field(default=None, init=False, repr=False)
+    _cluster: object = field(default=None, init=False, repr=False)
+
+    def __post_init__(self):
+        if self.name not in ENGINES:
+            raise ValueError(f"unknown engine {self.name!r}; expected one of {', '.join(ENGINES)}")
+        if self.resume and self.checkpoint is None:
+            raise ValueError("resume needs the checkpoint directory of the interrupted run")
+        if self.checkpoint is not None and self.name != "numpy":
+            raise ValueError("checkpoints are written by the numpy engine only")
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for resource in (self._client, self._cluster):
+            if resource is not None:
+                resource.close()
+        self._client = self._cluster = None
+
+    def run(self, source: Source, spec: moments.MomentSpec, plan: RowPlan | None = None,
+            collect: bool = False) -> tuple[moments.MomentState, Sample | None]:
+        """One pass: the merged state of the training rows (and the kept rows with ``collect``)."""
+        self.passes += 1
+        rows = self.chunk_rows or moments.chunk_rows(spec)
+        ranges = [(a, min(a + rows, source.n_rows)) for a in range(0, source.n_rows, rows)]
+        if not ranges:
+            raise ValueError(f"{source.name}: the data source has no rows")
+        runner = self._run_dask if self.name == "dask" else self._run_numpy
+        return runner(source, spec, plan, collect, ranges)
+
+    # -- numpy ------------------------------------------------------------------------------
+
+    def _run_numpy(self, source, spec, plan, collect, ranges):
+        jobs = max(1, min(self.n_jobs or moments.default_n_jobs(), len(ranges)))
+        states = [moments.init(spec) for _ in range(jobs)]
+        parts: list[Sample] = []
+        first = 0
+        file = self._checkpoint_file(source, spec, plan, ranges, jobs)
+        if file is not None and self.resume and file.exists():
+            first, states, parts = _load(file, states, collect)
+        report = self.progress(f"pass {self.passes}") if self.progress else None
+
+        def one(j: int, i: int) -> Sample | None:
+            X, y = source.read(*ranges[i])
+            return chunk_pass(spec, plan, X, y, ranges[i][0], states[j], collect)[1]
+
+        with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(jobs) as pool:
+            for round_start in range(first, len(ranges), jobs):
+                chunks = range(round_start, min(round_start + jobs, len(ranges)))
+                parts += [p for p in pool.map(one, range(len(chunks)), chunks) if p is not None]
+                done = chunks[-1] + 1
+                if file is not None and ((done // jobs) % self.checkpoint_every == 0 or done == len(ranges)):
+                    _save(file, self._digest, done, states, parts)
+                if report:
+                    report(ranges[done - 1][1], source.n_rows)
+        return reduce(moments.merge, states), Sample.join(parts) if collect else None
+
+    def _checkpoint_file(self, source, spec, plan, ranges, jobs) -> Path | None:
+        if self.checkpoint is None:
+            return None
+        digest = hashlib.sha256(repr((source.name, source.n_rows, source.n_features, plan, len(ranges),
+                                      ranges[0], jobs, spec.degrees, spec.n_batches, spec.batch_rows)).encode())
+        for array in (spec.directions, *(vars(spec.residual).values() if spec.residual else ())):
+            if array is not None:
+                digest.update(np.ascontiguousarray(array).tobytes())
+        folder = Path(self.checkpoint)
+        folder.mkdir(parents=True, exist_ok=True)
+        file = folder / f"pass-{self.passes}.npz"
+        if self.resume and file.exists() and str(np.load(file)["digest"]) != digest.hexdigest():
+            raise ValueError(f"{file} was written for other data or settings; resume with the same data, "
+                             "method, options and seed, or start without --resume")
+        self._digest = digest.hexdigest()
+        return file
+
+    # -- dask -------------------------------------------------------------------------------
+
+    def _dask_client(self):
+        if self._client is None:
+            try:
+                from distributed import Client, LocalCluster
+            except ImportError:
+                raise ValueError("engine='dask' needs dask and distributed: pip install 'narrowrelu[dask]'") from None
+            if self.scheduler:
+                self._client = Client(self.scheduler)
+            else:
+                self._cluster = LocalCluster(n_workers=self.workers or 2, threads_per_worker=1,
+                                             processes=True, dashboard_address=None)
+                self._client = Client(self._cluster)
+        return self._client
+
+    def _run_dask(self, source, spec, plan, collect, ranges):
+        import dask
+
+        client = self._dask_client()
+        if isinstance(source, DaskSource):
+            starts = np.cumsum((0,) + source.X.chunks[0][:-1])
+            leaves = [dask.delayed(_block)(spec, plan, Xb, yb, int(a), collect) for Xb, yb, a in
+                      zip(source.X.to_delayed().ravel(), source.y.to_delayed().ravel(), starts, strict=True)]
+        else:
+            leaves = [dask.delayed(_read_block)(source, spec, plan, a, b, collect) for a, b in ranges]
+        while len(leaves) > 1:  # a binary tree of merges, in row order
+            leaves = [dask.delayed(_combine)(*leaves[i:i + 2]) if i + 1 < len(leaves) else leaves[i]
+                      for i in range(0, len(leaves), 2)]
+        state, parts = client.compute(leaves[0]).result()
+        if self.progress:
+            self.progress(f"pass {self.passes}")(source.n_rows, source.n_rows)
+        return state, Sample.join(parts) if collect else None
+
+
+def _block(spec, plan, X, y, start, collect):
+    with threadpool_limits(1, user_api="blas"):
+        state, part = chunk_pass(spec, plan, X, y, start, None, collect)
+    return state, [part] if part is not None else []
+
+
+def _read_block(source, spec, plan, start, stop, collect):
+    return _block(spec, plan, *source.read(start, stop), start, collect)
+
+
+def _combine(a, b=None):
+    return a if b is None else (moments.merge(a[0], b[0]), a[1] + b[1])
+
+
+def _save(file: Path, digest: str, done: int, states, parts) -> None:
+    arrays = {f"{j}.{f.name}": getattr(s, f.name) for j, s in enumerate(states) for f in fields(moments.MomentState)}
+    sample = Sample.join(parts) if parts else None
+    if sample is not None:
+        arrays |= {f"sample.{f.name}": getattr(sample, f.name) for f in fields(Sample)}
+    temporary = file.with_suffix(".tmp.npz")
+    np.savez(temporary, done=done, digest=digest, **arrays)
+    temporary.replace(file)  # atomic: a kill leaves the previous checkpoint whole
+
+
+def _load(file: Path, states, collect: bool):
+    with np.load(file) as saved:
+        loaded = [moments.MomentState(**{f.name: saved[f"{j}.{f.name}"] for f in fields(moments.MomentState)})
+                  for j in range(len(states))]
+        parts = [Sample(*(saved[f"sample.{f.name}"] for f in fields(Sample)))] if "sample.X" in saved else []
+        return int(saved["done"]), loaded, parts if collect else []

@@ -1,0 +1,426 @@
+"""Data sources: rows ``(X, y)`` read block by block from memory or from files.
+
+Every engine and every command reads data through a :class:`Source`: it knows its number
+of rows and features and returns any block of rows ``read(start, stop)`` as float64 arrays,
+so a pass over a file holds one chunk at a time (memory O(chunk * d), independent of the
+number of rows). Formats, chosen from the path:
+
+========================  =========================================================
+``*.npz``                 arrays ``X`` (n, d) and ``y`` (n,); streamed when stored
+                          uncompressed (``np.savez``), read whole when compressed
+directory, or ``X.npy``   a directory holding ``X.npy`` and ``y.npy`` (a ``.npy``
+                          pair), read by explicit file offsets (no memory map)
+``*.csv``                 a header row, feature columns and a target column
+                          (``target``, default ``"y"``)
+``*.parquet``, ``*.pq``   the same columns, read in record batches with pyarrow
+``*.h5``, ``*.hdf5``      datasets ``X`` and ``y`` (h5py)
+``*.zarr``                a group with arrays ``X`` and ``y`` (zarr)
+========================  =========================================================
+
+In memory: numpy arrays (:class:`ArraySource`) or dask arrays (:class:`DaskSource`).
+Missing files, unknown formats, missing columns, non-numeric or non-finite cells raise
+``ValueError`` naming the file, the row (1-based, as a user counts them) and the column.
+Files are only ever opened for reading.
+"""
+
+from __future__ import annotations
+
+import bisect
+import io
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from ._validation import check_samples
+
+__all__ = ["Source", "ArraySource", "DaskSource", "open_source", "write", "FORMATS"]
+
+#: File formats by suffix (a directory is a ``.npy`` pair).
+FORMATS = {".npz": "npz", ".npy": "npy", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
+           ".h5": "hdf5", ".hdf5": "hdf5", ".zarr": "zarr"}
+#: CSV files are indexed every this many rows for random access (ours).
+CSV_INDEX_ROWS = 65536
+
+
+class Source:
+    """Rows ``(X, y)`` with random access by blocks.
+
+    Subclasses set ``name``, ``n_rows``, ``n_features`` and ``columns`` (feature names) and
+    implement :meth:`_read`; :meth:`read` adds the checks every source shares.
+    """
+
+    name: str = "data"
+    n_rows: int
+    n_features: int
+    columns: list[str]
+    target_name: str = "y"
+
+    def _read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows ``start:stop`` as float64 arrays, shapes (m, d) and (m,); non-finite cells refused."""
+        X, y = self._read(start, stop)
+        X = np.asarray(X, dtype=np.float64).reshape(stop - start, self.n_features)
+        y = np.asarray(y, dtype=np.float64).reshape(stop - start)
+        for values, names in ((X, self.columns), (y[:, None], [self.target_name])):
+            bad = ~np.isfinite(values)
+            if bad.any():
+                row, col = np.argwhere(bad)[0]
+                raise ValueError(
+                    f"{self.name}: row {start + row + 1}, column {names[col]!r} is {values[row, col]} "
+                    "(missing or non-finite); remove or impute such rows first"
+                )
+        return X, y
+
+    def chunks(self, rows: int, start: int = 0, stop: int | None = None) -> Iterator[tuple]:
+        """Yield ``(first_row, X, y)`` for consecutive blocks of at most ``rows`` rows."""
+        stop = self.n_rows if stop is None else stop
+        for first in range(start, stop, rows):
+            yield (first, *self.read(first, min(first + rows, stop)))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, n_rows={self.n_rows}, n_features={self.n_features})"
+
+
+class ArraySource(Source):
+    """In-memory arrays ``X`` (n, d) and ``y`` (n,), checked once."""
+
+    def __init__(self, X, y, name: str = "arrays"):
+        self.X, self.y = check_samples(X, y)
+        self.name, (self.n_rows, self.n_features) = name, self.X.shape
+        self.columns = [f"x{j}" for j in range(self.n_features)]
+
+    def _read(self, start, stop):
+        return self.X[start:stop], self.y[start:stop]
+
+
+class DaskSource(Source):
+    """Dask arrays ``X`` (n, d) and ``y`` (n,) (chunked along rows only); blocks are computed on read.
+
+    ``engine="dask"`` maps over the arrays' own blocks instead (see :mod:`narrowrelu.engines`).
+    """
+
+    def __init__(self, X, y, name: str = "dask arrays"):
+        if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:
+            raise ValueError(f"dask arrays must have shapes (n, d) and (n,), got {X.shape} and {y.shape}")
+        if len(X.chunks[1]) != 1:
+            raise ValueError("X must be chunked along rows only: use X.rechunk({1: -1})")
+        self.X, self.y, self.name = X, y.rechunk((X.chunks[0],)), name
+        self.n_rows, self.n_features = (int(s) for s in X.shape)
+        self.columns = [f"x{j}" for j in range(self.n_features)]
+
+    def _read(self, start, stop):
+        import dask
+
+        return dask.compute(self.X[start:stop], self.y[start:stop], scheduler="sync")
+
+
+def _npy_header(handle, name: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Shape, dtype and data offset of a ``.npy`` stream (C order only)."""
+    try:
+        version = np.lib.format.read_magic(handle)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(handle)
+    except ValueError as exc:
+        raise ValueError(f"{name}: not a valid .npy array ({exc})") from None
+    if fortran and len(shape) > 1:
+        raise ValueError(f"{name}: Fortran-ordered arrays cannot be streamed; save with np.ascontiguousarray")
+    if dtype.kind not in "fiub":
+        raise ValueError(f"{name}: dtype {dtype} is not numeric")
+    return shape, dtype, handle.tell()
+
+
+class _RawArray:
+    """A C-ordered array at a byte offset of a file, read by explicit seeks (no memory map)."""
+
+    def __init__(self, path: Path, offset: int, shape, dtype):
+        self.path, self.offset, self.shape, self.dtype = path, offset, shape, dtype
+        self.row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset + start * self.row_bytes)
+            data = handle.read((stop - start) * self.row_bytes)
+        return np.frombuffer(data, dtype=self.dtype).reshape((stop - start, *self.shape[1:]))
+
+
+def _pair(name: str, X_shape, y_shape) -> tuple[int, int]:
+    if len(X_shape) != 2 or len(y_shape) != 1 or X_shape[0] != y_shape[0]:
+        raise ValueError(f"{name}: X must have shape (n, d) and y shape (n,), got {X_shape} and {y_shape}")
+    return int(X_shape[0]), int(X_shape[1])
+
+
+class _ArrayPairSource(Source):
+    """Two row-indexable arrays ``X`` and ``y`` (the ``.npy``, ``.npz``, HDF5 and Zarr formats)."""
+
+    def _set(self, name: str, X, y):
+        self.name, self._X, self._y = name, X, y
+        self.n_rows, self.n_features = _pair(name, X.shape, y.shape)
+        self.columns = [f"x{j}" for j in range(self.n_features)]
+
+    def _read(self, start, stop):
+        get = lambda a: a.rows(start, stop) if isinstance(a, _RawArray) else a[start:stop]  # noqa: E731
+        return get(self._X), get(self._y)
+
+
+class NpySource(_ArrayPairSource):
+    """A ``.npy`` pair: a directory with ``X.npy`` and ``y.npy`` (or the path of its ``X.npy``)."""
+
+    def __init__(self, path: Path):
+        folder = path if path.is_dir() else path.parent
+        arrays = []
+        for part in ("X", "y"):
+            file = folder / f"{part}.npy"
+            if not file.is_file():
+                raise ValueError(f"{folder}: a .npy pair needs {part}.npy in that directory")
+            with open(file, "rb") as handle:
+                shape, dtype, offset = _npy_header(handle, str(file))
+            arrays.append(_RawArray(file, offset, shape, dtype))
+        self._set(str(folder), *arrays)
+
+
+class NpzSource(_ArrayPairSource):
+    """An ``.npz`` archive with ``X`` and ``y``: members stored uncompressed are streamed."""
+
+    def __init__(self, path: Path):
+        try:
+            archive = zipfile.ZipFile(path)
+        except zipfile.BadZipFile:
+            raise ValueError(f"{path}: not a valid .npz archive (corrupt or not a zip file)") from None
+        with archive:
+            arrays = []
+            for part in ("X", "y"):
+                if f"{part}.npy" not in archive.namelist():
+                    raise ValueError(f"{path}: the archive has no array {part!r} "
+                                     f"(it holds {', '.join(n[:-4] for n in archive.namelist()) or 'nothing'})")
+                info = archive.getinfo(f"{part}.npy")
+                with archive.open(info) as member:
+                    shape, dtype, header = _npy_header(member, f"{path}[{part}]")
+                if info.compress_type == zipfile.ZIP_STORED:
+                    with open(path, "rb") as handle:  # the local header precedes the member's bytes
+                        handle.seek(info.header_offset + 26)
+                        lengths = np.frombuffer(handle.read(4), dtype="<u2")
+                    start = info.header_offset + 30 + int(lengths.sum()) + header
+                    arrays.append(_RawArray(path, start, shape, dtype))
+                else:
+                    arrays.append(np.load(io.BytesIO(archive.read(info))))
+        self._set(str(path), *arrays)
+
+
+class HDF5Source(_ArrayPairSource):
+    """An HDF5 file with datasets ``X`` and ``y`` (needs ``h5py``)."""
+
+    def __init__(self, path: Path):
+        h5py = _optional("h5py", "HDF5")
+        try:
+            self._file = h5py.File(path, "r")
+        except OSError as exc:
+            raise ValueError(f"{path}: not a readable HDF5 file ({exc})") from None
+        missing = [p for p in ("X", "y") if p not in self._file]
+        if missing:
+            raise ValueError(f"{path}: no dataset {missing[0]!r} (it holds {', '.join(self._file) or 'nothing'})")
+        self._set(str(path), self._file["X"], self._file["y"])
+
+
+class ZarrSource(_ArrayPairSource):
+    """A Zarr group with arrays ``X`` and ``y`` (needs ``zarr``)."""
+
+    def __init__(self, path: Path):
+        zarr = _optional("zarr", "Zarr")
+        try:
+            group = zarr.open_group(str(path), mode="r")
+            self._set(str(path), group["X"], group["y"])
+        except (KeyError, FileNotFoundError, ValueError, TypeError) as exc:
+            raise ValueError(f"{path}: not a Zarr group with arrays 'X' and 'y' ({exc})") from None
+
+
+class _ColumnSource(Source):
+    """Tables (CSV, Parquet): every column but the target is a feature."""
+
+    def _columns(self, name: str, header: list[str], target: str) -> None:
+        if target not in header:
+            raise ValueError(f"{name}: no target column {target!r} (columns: {', '.join(header)}); "
+                             "name it with --target / target=")
+        self.name, self.target_name = name, target
+        self.target_index = header.index(target)
+        self.columns = [c for c in header if c != target]
+        self.n_features = len(self.columns)
+        if self.n_features == 0:
+            raise ValueError(f"{name}: no feature columns besides the target {target!r}")
+
+
+class CSVSource(_ColumnSource):
+    """A CSV file with a header row; indexed once (every ``CSV_INDEX_ROWS`` rows) for random access."""
+
+    def __init__(self, path: Path, target: str = "y"):
+        with open(path, "rb") as handle:
+            header = handle.readline().decode("utf-8", errors="replace").strip()
+            self._columns(str(path), [c.strip().strip('"') for c in header.split(",")], target)
+            self._offsets, rows, tail = [handle.tell()], 0, b"\n"
+            while block := handle.read(1 << 24):
+                ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+                base = handle.tell() - len(block)
+                for i in range(CSV_INDEX_ROWS - rows % CSV_INDEX_ROWS - 1, len(ends), CSV_INDEX_ROWS):
+                    self._offsets.append(base + int(ends[i]) + 1)
+                rows, tail = rows + len(ends), block[-1:]
+        self.path, self.n_rows = path, rows + (tail != b"\n")
+        if self._offsets[-1] >= path.stat().st_size:
+            self._offsets.pop()
+
+    def _read(self, start, stop):
+        base = start // CSV_INDEX_ROWS
+        with open(self.path, "rb") as handle:
+            handle.seek(self._offsets[base])
+            lines = [handle.readline() for _ in range(stop - base * CSV_INDEX_ROWS)][start - base * CSV_INDEX_ROWS:]
+        try:
+            table = np.loadtxt(lines, delimiter=",", ndmin=2, dtype=np.float64, encoding="utf-8")
+        except ValueError:
+            self._locate(lines, start)
+            raise
+        if table.shape[1] != self.n_features + 1:
+            self._locate(lines, start)
+        return np.delete(table, self.target_index, axis=1), table[:, self.target_index]
+
+    def _locate(self, lines: list[bytes], start: int) -> None:
+        header = [*self.columns[: self.target_index], self.target_name, *self.columns[self.target_index:]]
+        for i, line in enumerate(lines):
+            cells = line.decode("utf-8", errors="replace").rstrip("\r\n").split(",")
+            where = f"{self.name}: row {start + i + 1}"
+            if len(cells) != len(header):
+                raise ValueError(f"{where} has {len(cells)} cells, the header has {len(header)}")
+            for name, cell in zip(header, cells, strict=True):
+                try:
+                    float(cell)
+                except ValueError:
+                    raise ValueError(f"{where}, column {name!r}: {cell.strip()!r} is not a number; "
+                                     "every cell must be numeric") from None
+
+
+class ParquetSource(_ColumnSource):
+    """A Parquet file, read a record batch at a time within its row groups (needs ``pyarrow``)."""
+
+    def __init__(self, path: Path, target: str = "y"):
+        pq = _optional("pyarrow.parquet", "Parquet")
+        import pyarrow as pa
+
+        try:
+            self._file = pq.ParquetFile(path)
+        except (OSError, pa.ArrowException) as exc:
+            raise ValueError(f"{path}: not a readable Parquet file ({exc})") from None
+        schema = self._file.schema_arrow
+        self._columns(str(path), schema.names, target)
+        for field in schema:
+            if not (pa.types.is_integer(field.type) or pa.types.is_floating(field.type)):
+                raise ValueError(f"{path}: column {field.name!r} has type {field.type}, not a number")
+        meta = self._file.metadata
+        self.n_rows = meta.num_rows
+        self._starts = list(np.cumsum([0] + [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]))
+
+    def _read(self, start, stop):
+        parts, names = [], [*self.columns, self.target_name]
+        group = bisect.bisect_right(self._starts, start) - 1
+        while start < stop:
+            first, last = self._starts[group], self._starts[group + 1]
+            offset = first
+            for batch in self._file.iter_batches(batch_size=65536, row_groups=[group], columns=names):
+                lo, hi = max(start, offset), min(stop, offset + batch.num_rows)
+                if lo < hi:
+                    parts.append(np.column_stack([c.to_numpy(zero_copy_only=False) for c in
+                                                  batch.slice(lo - offset, hi - lo).columns]))
+                offset += batch.num_rows
+                if offset >= stop:
+                    break
+            start, group = last, group + 1
+        table = np.concatenate(parts) if parts else np.zeros((0, len(names)))
+        return table[:, :-1], table[:, -1]
+
+
+def _optional(module: str, what: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        package = module.split(".")[0]
+        raise ValueError(f"reading or writing {what} files needs {package}: pip install 'narrowrelu[io]'") from None
+
+
+def _format(path: Path) -> str:
+    if path.suffix.lower() in FORMATS:
+        return FORMATS[path.suffix.lower()]
+    if path.is_dir() or path.suffix == "":
+        return "npy"
+    raise ValueError(f"{path}: unknown data format {path.suffix!r}; use one of "
+                     f"{', '.join(sorted(FORMATS))} or a directory with X.npy and y.npy")
+
+
+def open_source(data, y=None, *, target: str = "y") -> Source:
+    """A :class:`Source` for a path, a ``(X, y)`` pair of numpy or dask arrays, or a source itself.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> source = open_source(np.zeros((5, 3)), np.ones(5))
+    >>> source.n_rows, source.n_features
+    (5, 3)
+    """
+    if isinstance(data, Source):
+        return data
+    if isinstance(data, str | Path):
+        path = Path(data)
+        kind = _format(path)
+        if not path.exists():
+            raise ValueError(f"{path}: no such file or directory")
+        if kind in ("csv", "parquet"):
+            return {"csv": CSVSource, "parquet": ParquetSource}[kind](path, target)
+        if kind == "npy" and path.is_file() and path.suffix == "":
+            raise ValueError(f"{path}: unknown data format (no suffix)")
+        return {"npz": NpzSource, "npy": NpySource, "hdf5": HDF5Source, "zarr": ZarrSource}[kind](path)
+    if y is None:
+        raise ValueError("give the labels y with the inputs X, or a path to a data file")
+    if type(data).__module__.startswith("dask"):
+        return DaskSource(data, y)
+    return ArraySource(data, y)
+
+
+def write(path, X, y, *, target: str = "y") -> Path:
+    """Write ``X`` (n, d) and ``y`` (n,) to ``path`` in the format its suffix names.
+
+    Tables get the feature columns ``x0 ... x{d-1}`` and the target column ``target``.
+    Refuses to overwrite an existing path.
+    """
+    path = Path(path)
+    kind = _format(path)
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if path.exists():
+        raise ValueError(f"{path} already exists; choose another output path (inputs are never overwritten)")
+    names = [f"x{j}" for j in range(X.shape[1])]
+    if kind == "npz":
+        np.savez(path, X=X, y=y)
+    elif kind == "npy":
+        if path.suffix:
+            raise ValueError(f"{path}: a .npy pair is written to a directory; give a path without a suffix")
+        path.mkdir(parents=True)
+        np.save(path / "X.npy", X)
+        np.save(path / "y.npy", y)
+    elif kind == "csv":
+        np.savetxt(path, np.column_stack([X, y]), delimiter=",", header=",".join([*names, target]),
+                   comments="", fmt="%.17g")
+    elif kind == "parquet":
+        pq = _optional("pyarrow.parquet", "Parquet")
+        import pyarrow as pa
+
+        table = pa.table({**{n: X[:, j] for j, n in enumerate(names)}, target: y})
+        pq.write_table(table, path, row_group_size=65536)
+    elif kind == "hdf5":
+        with _optional("h5py", "HDF5").File(path, "w") as handle:
+            handle.create_dataset("X", data=X, chunks=(min(len(X), 65536), X.shape[1]) if len(X) else None)
+            handle.create_dataset("y", data=y)
+    else:
+        group = _optional("zarr", "Zarr").open_group(str(path), mode="w")
+        group.create_array("X", data=X, chunks=(min(len(X), 65536) or 1, X.shape[1]))
+        group.create_array("y", data=y, chunks=(min(len(y), 65536) or 1,))
+    return path
