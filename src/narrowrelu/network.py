@@ -150,8 +150,9 @@ class ReLUNetwork:
         return ReLUNetwork(weights, directions, linear, self.intercept)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict with a format name and version."""
-        return {
+        """A JSON-serialisable dict with a format name and version (and the learner's report, if any)."""
+        extra = {} if self.report is None else {"report": self.report.to_dict()}
+        return extra | {
             "format": FORMAT_NAME,
             "version": FORMAT_VERSION,
             "k": self.k,
@@ -177,7 +178,12 @@ class ReLUNetwork:
         if missing:
             raise ValueError(f"network dict is missing {', '.join(missing)}")
         directions = np.asarray(data["directions"], dtype=np.float64).reshape(-1, int(data["d"]))
-        return cls(data["weights"], directions, data.get("linear"), data.get("intercept", 0.0))
+        net = cls(data["weights"], directions, data.get("linear"), data.get("intercept", 0.0))
+        if isinstance(data.get("report"), dict):
+            from .report import Report
+
+            net.report = Report(**data["report"])
+        return net
 
     def save(self, path) -> None:
         """Write the network as JSON to ``path``."""
@@ -194,6 +200,18 @@ class ReLUNetwork:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValueError(f"model file {str(path)!r} is not valid JSON: {exc}") from None
         return cls.from_dict(data)
+
+    def to_torch(self, dtype=None):
+        """A ``torch.nn.Module`` with identical predictions (see :mod:`narrowrelu.export`)."""
+        from .export import to_torch
+
+        return to_torch(self, dtype)
+
+    def to_onnx(self, path, dtype=np.float64):
+        """Write an ONNX model with identical predictions to ``path`` (see :mod:`narrowrelu.export`)."""
+        from .export import to_onnx
+
+        return to_onnx(self, path, dtype)
 
     def __repr__(self) -> str:
         extra = "" if self.linear is None else ", linear=..."

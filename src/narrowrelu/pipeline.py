@@ -127,13 +127,14 @@ def grow_subspace(
                               batch_rows=moments.batch_rows_for(data.source.n_rows), residual=residual)
     m = moment_pass(data, spec, report, "moments")
     noise = m.M_noise()
-    found = [significant_directions(m.T2, m.T2_noise(), threshold, V)]
-    found += [significant_directions(m.M[i, j], noise[i, j], threshold, V)
+    scaled = lambda f, scale: (f[0], f[1] / scale)  # noqa: E731 - eigenvalues in units of their noise
+    found = [scaled(significant_directions(m.T2, m.T2_noise(), threshold, V), m.T2_noise())]
+    found += [scaled(significant_directions(m.M[i, j], noise[i, j], threshold, V), noise[i, j])
               for i in range(len(degrees)) for j in range(len(G))]
     found.append(significant_square_directions(m.batch_M, threshold, V))
     grown = merge_directions(V, [f[0] for f in found], max_dim=max_dim, min_singular=min_singular)
     report.add("subspace", 0.0, found=grown.shape[1] - V.shape[1], degrees=list(degrees),
-               largest_eigenvalues=[float(f[1][0]) for f in found if len(f[1])],
+               signal_to_noise=sorted((abs(float(f[1][0])) for f in found if len(f[1])), reverse=True),
                T2_noise=m.T2_noise(), threshold=threshold)
     return grown
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from ._validation import check_samples
 
-__all__ = ["Source", "ArraySource", "DaskSource", "open_source", "write", "FORMATS"]
+__all__ = ["Source", "ArraySource", "DaskSource", "open_source", "Writer", "write", "FORMATS"]
 
 #: File formats by suffix (a directory is a ``.npy`` pair).
 FORMATS = {".npz": "npz", ".npy": "npy", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
@@ -56,6 +56,8 @@ class Source:
     n_features: int
     columns: list[str]
     target_name: str = "y"
+    #: False when opened with ``labels=False`` from data without labels (``y`` reads as zeros).
+    has_labels: bool = True
 
     def _read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
@@ -157,23 +159,26 @@ class _ArrayPairSource(Source):
     """Two row-indexable arrays ``X`` and ``y`` (the ``.npy``, ``.npz``, HDF5 and Zarr formats)."""
 
     def _set(self, name: str, X, y):
-        self.name, self._X, self._y = name, X, y
-        self.n_rows, self.n_features = _pair(name, X.shape, y.shape)
+        self.name, self._X, self._y, self.has_labels = name, X, y, y is not None
+        self.n_rows, self.n_features = _pair(name, X.shape, y.shape if y is not None else X.shape[:1])
         self.columns = [f"x{j}" for j in range(self.n_features)]
 
     def _read(self, start, stop):
         get = lambda a: a.rows(start, stop) if isinstance(a, _RawArray) else a[start:stop]  # noqa: E731
-        return get(self._X), get(self._y)
+        return get(self._X), get(self._y) if self.has_labels else np.zeros(stop - start)
 
 
 class NpySource(_ArrayPairSource):
     """A ``.npy`` pair: a directory with ``X.npy`` and ``y.npy`` (or the path of its ``X.npy``)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, labels: bool = True):
         folder = path if path.is_dir() else path.parent
         arrays = []
         for part in ("X", "y"):
             file = folder / f"{part}.npy"
+            if part == "y" and not labels and not file.is_file():
+                arrays.append(None)
+                continue
             if not file.is_file():
                 raise ValueError(f"{folder}: a .npy pair needs {part}.npy in that directory")
             with open(file, "rb") as handle:
@@ -185,7 +190,7 @@ class NpySource(_ArrayPairSource):
 class NpzSource(_ArrayPairSource):
     """An ``.npz`` archive with ``X`` and ``y``: members stored uncompressed are streamed."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, labels: bool = True):
         try:
             archive = zipfile.ZipFile(path)
         except zipfile.BadZipFile:
@@ -193,6 +198,9 @@ class NpzSource(_ArrayPairSource):
         with archive:
             arrays = []
             for part in ("X", "y"):
+                if part == "y" and not labels and "y.npy" not in archive.namelist():
+                    arrays.append(None)
+                    continue
                 if f"{part}.npy" not in archive.namelist():
                     raise ValueError(f"{path}: the archive has no array {part!r} "
                                      f"(it holds {', '.join(n[:-4] for n in archive.namelist()) or 'nothing'})")
@@ -213,26 +221,26 @@ class NpzSource(_ArrayPairSource):
 class HDF5Source(_ArrayPairSource):
     """An HDF5 file with datasets ``X`` and ``y`` (needs ``h5py``)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, labels: bool = True):
         h5py = _optional("h5py", "HDF5")
         try:
             self._file = h5py.File(path, "r")
         except OSError as exc:
             raise ValueError(f"{path}: not a readable HDF5 file ({exc})") from None
-        missing = [p for p in ("X", "y") if p not in self._file]
+        missing = [p for p in ("X", "y")[: 1 + labels] if p not in self._file]
         if missing:
             raise ValueError(f"{path}: no dataset {missing[0]!r} (it holds {', '.join(self._file) or 'nothing'})")
-        self._set(str(path), self._file["X"], self._file["y"])
+        self._set(str(path), self._file["X"], self._file["y"] if "y" in self._file else None)
 
 
 class ZarrSource(_ArrayPairSource):
     """A Zarr group with arrays ``X`` and ``y`` (needs ``zarr``)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, labels: bool = True):
         zarr = _optional("zarr", "Zarr")
         try:
             group = zarr.open_group(str(path), mode="r")
-            self._set(str(path), group["X"], group["y"])
+            self._set(str(path), group["X"], group["y"] if labels or "y" in group else None)
         except (KeyError, FileNotFoundError, ValueError, TypeError) as exc:
             raise ValueError(f"{path}: not a Zarr group with arrays 'X' and 'y' ({exc})") from None
 
@@ -240,12 +248,12 @@ class ZarrSource(_ArrayPairSource):
 class _ColumnSource(Source):
     """Tables (CSV, Parquet): every column but the target is a feature."""
 
-    def _columns(self, name: str, header: list[str], target: str) -> None:
-        if target not in header:
+    def _columns(self, name: str, header: list[str], target: str, labels: bool) -> None:
+        self.name, self.target_name, self.has_labels = name, target, target in header
+        if labels and not self.has_labels:
             raise ValueError(f"{name}: no target column {target!r} (columns: {', '.join(header)}); "
                              "name it with --target / target=")
-        self.name, self.target_name = name, target
-        self.target_index = header.index(target)
+        self.target_index = header.index(target) if self.has_labels else len(header)
         self.columns = [c for c in header if c != target]
         self.n_features = len(self.columns)
         if self.n_features == 0:
@@ -255,10 +263,10 @@ class _ColumnSource(Source):
 class CSVSource(_ColumnSource):
     """A CSV file with a header row; indexed once (every ``CSV_INDEX_ROWS`` rows) for random access."""
 
-    def __init__(self, path: Path, target: str = "y"):
+    def __init__(self, path: Path, target: str = "y", labels: bool = True):
         with open(path, "rb") as handle:
             header = handle.readline().decode("utf-8", errors="replace").strip()
-            self._columns(str(path), [c.strip().strip('"') for c in header.split(",")], target)
+            self._columns(str(path), [c.strip().strip('"') for c in header.split(",")], target, labels)
             self._offsets, rows, tail = [handle.tell()], 0, b"\n"
             while block := handle.read(1 << 24):
                 ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
@@ -280,12 +288,15 @@ class CSVSource(_ColumnSource):
         except ValueError:
             self._locate(lines, start)
             raise
-        if table.shape[1] != self.n_features + 1:
+        if table.shape[1] != self.n_features + self.has_labels:
             self._locate(lines, start)
+        if not self.has_labels:
+            return table, np.zeros(len(table))
         return np.delete(table, self.target_index, axis=1), table[:, self.target_index]
 
     def _locate(self, lines: list[bytes], start: int) -> None:
-        header = [*self.columns[: self.target_index], self.target_name, *self.columns[self.target_index:]]
+        header = [*self.columns[: self.target_index], *[self.target_name] * self.has_labels,
+                  *self.columns[self.target_index:]]
         for i, line in enumerate(lines):
             cells = line.decode("utf-8", errors="replace").rstrip("\r\n").split(",")
             where = f"{self.name}: row {start + i + 1}"
@@ -302,7 +313,7 @@ class CSVSource(_ColumnSource):
 class ParquetSource(_ColumnSource):
     """A Parquet file, read a record batch at a time within its row groups (needs ``pyarrow``)."""
 
-    def __init__(self, path: Path, target: str = "y"):
+    def __init__(self, path: Path, target: str = "y", labels: bool = True):
         pq = _optional("pyarrow.parquet", "Parquet")
         import pyarrow as pa
 
@@ -311,7 +322,7 @@ class ParquetSource(_ColumnSource):
         except (OSError, pa.ArrowException) as exc:
             raise ValueError(f"{path}: not a readable Parquet file ({exc})") from None
         schema = self._file.schema_arrow
-        self._columns(str(path), schema.names, target)
+        self._columns(str(path), schema.names, target, labels)
         for field in schema:
             if not (pa.types.is_integer(field.type) or pa.types.is_floating(field.type)):
                 raise ValueError(f"{path}: column {field.name!r} has type {field.type}, not a number")
@@ -320,7 +331,7 @@ class ParquetSource(_ColumnSource):
         self._starts = list(np.cumsum([0] + [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]))
 
     def _read(self, start, stop):
-        parts, names = [], [*self.columns, self.target_name]
+        parts, names = [], [*self.columns, *[self.target_name] * self.has_labels]
         group = bisect.bisect_right(self._starts, start) - 1
         while start < stop:
             first, last = self._starts[group], self._starts[group + 1]
@@ -335,7 +346,7 @@ class ParquetSource(_ColumnSource):
                     break
             start, group = last, group + 1
         table = np.concatenate(parts) if parts else np.zeros((0, len(names)))
-        return table[:, :-1], table[:, -1]
+        return (table[:, :-1], table[:, -1]) if self.has_labels else (table, np.zeros(len(table)))
 
 
 def _optional(module: str, what: str):
@@ -357,8 +368,11 @@ def _format(path: Path) -> str:
                      f"{', '.join(sorted(FORMATS))} or a directory with X.npy and y.npy")
 
 
-def open_source(data, y=None, *, target: str = "y") -> Source:
+def open_source(data, y=None, *, target: str = "y", labels: bool = True) -> Source:
     """A :class:`Source` for a path, a ``(X, y)`` pair of numpy or dask arrays, or a source itself.
+
+    With ``labels=False`` a file without labels is accepted (for prediction): ``y`` reads as
+    zeros and ``source.has_labels`` is False.
 
     Examples
     --------
@@ -375,10 +389,12 @@ def open_source(data, y=None, *, target: str = "y") -> Source:
         if not path.exists():
             raise ValueError(f"{path}: no such file or directory")
         if kind in ("csv", "parquet"):
-            return {"csv": CSVSource, "parquet": ParquetSource}[kind](path, target)
+            return {"csv": CSVSource, "parquet": ParquetSource}[kind](path, target, labels)
         if kind == "npy" and path.is_file() and path.suffix == "":
             raise ValueError(f"{path}: unknown data format (no suffix)")
-        return {"npz": NpzSource, "npy": NpySource, "hdf5": HDF5Source, "zarr": ZarrSource}[kind](path)
+        return {"npz": NpzSource, "npy": NpySource, "hdf5": HDF5Source, "zarr": ZarrSource}[kind](path, labels)
+    if y is None and not labels:
+        y = np.zeros(len(data))
     if y is None:
         raise ValueError("give the labels y with the inputs X, or a path to a data file")
     if type(data).__module__.startswith("dask"):
@@ -386,41 +402,103 @@ def open_source(data, y=None, *, target: str = "y") -> Source:
     return ArraySource(data, y)
 
 
-def write(path, X, y, *, target: str = "y") -> Path:
-    """Write ``X`` (n, d) and ``y`` (n,) to ``path`` in the format its suffix names.
+class Writer:
+    """Rows written block by block to ``path`` in the format its suffix names.
 
-    Tables get the feature columns ``x0 ... x{d-1}`` and the target column ``target``.
-    Refuses to overwrite an existing path.
+    ``n`` rows of ``d`` features are announced up front (so that ``.npy``, HDF5 and Zarr
+    files are laid out once); tables get the columns ``x0 ... x{d-1}`` and ``target``. An
+    ``.npz`` archive is assembled in memory and written on :meth:`close`; every other format
+    streams. Refuses to overwrite an existing path.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "rows.csv"
+    >>> with Writer(path, n=2, d=3) as out:
+    ...     out.append(np.zeros((2, 3)), np.ones(2))
+    >>> open_source(path).read(0, 2)[1]
+    array([1., 1.])
     """
-    path = Path(path)
-    kind = _format(path)
-    X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if path.exists():
-        raise ValueError(f"{path} already exists; choose another output path (inputs are never overwritten)")
-    names = [f"x{j}" for j in range(X.shape[1])]
-    if kind == "npz":
-        np.savez(path, X=X, y=y)
-    elif kind == "npy":
-        if path.suffix:
-            raise ValueError(f"{path}: a .npy pair is written to a directory; give a path without a suffix")
-        path.mkdir(parents=True)
-        np.save(path / "X.npy", X)
-        np.save(path / "y.npy", y)
-    elif kind == "csv":
-        np.savetxt(path, np.column_stack([X, y]), delimiter=",", header=",".join([*names, target]),
-                   comments="", fmt="%.17g")
-    elif kind == "parquet":
-        pq = _optional("pyarrow.parquet", "Parquet")
-        import pyarrow as pa
 
-        table = pa.table({**{n: X[:, j] for j, n in enumerate(names)}, target: y})
-        pq.write_table(table, path, row_group_size=65536)
-    elif kind == "hdf5":
-        with _optional("h5py", "HDF5").File(path, "w") as handle:
-            handle.create_dataset("X", data=X, chunks=(min(len(X), 65536), X.shape[1]) if len(X) else None)
-            handle.create_dataset("y", data=y)
-    else:
-        group = _optional("zarr", "Zarr").open_group(str(path), mode="w")
-        group.create_array("X", data=X, chunks=(min(len(X), 65536) or 1, X.shape[1]))
-        group.create_array("y", data=y, chunks=(min(len(y), 65536) or 1,))
-    return path
+    def __init__(self, path, n: int, d: int, *, target: str = "y"):
+        self.path, self.kind, self.n, self.d, self.written = Path(path), _format(Path(path)), n, d, 0
+        if self.path.exists():
+            raise ValueError(f"{self.path} already exists; choose another output path (files are never overwritten)")
+        names = [*(f"x{j}" for j in range(d)), target]
+        if self.kind == "npz":
+            self._parts = []
+        elif self.kind == "npy":
+            if self.path.suffix:
+                raise ValueError(f"{self.path}: a .npy pair is written to a directory; give a path without a suffix")
+            self.path.mkdir(parents=True)
+            self._files = []
+            for part, shape in (("X", (n, d)), ("y", (n,))):
+                handle = open(self.path / f"{part}.npy", "wb")
+                np.lib.format.write_array_header_1_0(handle, {"descr": "<f8", "fortran_order": False, "shape": shape})
+                self._files.append(handle)
+        elif self.kind == "csv":
+            self._handle = open(self.path, "w")
+            self._handle.write(",".join(names) + "\n")
+        elif self.kind == "parquet":
+            _optional("pyarrow.parquet", "Parquet")
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            self._schema = pa.schema([(name, pa.float64()) for name in names])
+            self._handle = pq.ParquetWriter(self.path, self._schema)
+        elif self.kind == "hdf5":
+            self._handle = _optional("h5py", "HDF5").File(self.path, "w")
+            rows = (max(1, min(n, 65536)), d) if n * d else None
+            self._X = self._handle.create_dataset("X", (n, d), dtype="f8", chunks=rows)
+            self._y = self._handle.create_dataset("y", (n,), dtype="f8")
+        else:
+            group = _optional("zarr", "Zarr").open_group(str(self.path), mode="w")
+            self._X = group.create_array("X", shape=(n, d), chunks=(max(1, min(n, 65536)), d), dtype="f8")
+            self._y = group.create_array("y", shape=(n,), chunks=(max(1, min(n, 65536)),), dtype="f8")
+
+    def append(self, X, y) -> None:
+        X = np.ascontiguousarray(X, dtype="<f8").reshape(-1, self.d)
+        y = np.ascontiguousarray(y, dtype="<f8").reshape(-1)
+        start, stop = self.written, self.written + len(y)
+        if stop > self.n or len(X) != len(y):
+            raise ValueError(f"{self.path}: {stop} rows written, {self.n} were announced")
+        if self.kind == "npz":
+            self._parts.append((X, y))
+        elif self.kind == "npy":
+            self._files[0].write(X.tobytes())
+            self._files[1].write(y.tobytes())
+        elif self.kind == "csv":
+            np.savetxt(self._handle, np.column_stack([X, y]), delimiter=",", fmt="%.17g")
+        elif self.kind == "parquet":
+            import pyarrow as pa
+
+            table = np.column_stack([X, y])
+            self._handle.write_table(pa.table({n: table[:, j] for j, n in enumerate(self._schema.names)}))
+        else:
+            self._X[start:stop] = X
+            self._y[start:stop] = y
+        self.written = stop
+
+    def close(self) -> None:
+        if self.kind == "npz":
+            X = np.concatenate([p[0] for p in self._parts]) if self._parts else np.zeros((0, self.d))
+            np.savez(self.path, X=X, y=np.concatenate([p[1] for p in self._parts]) if self._parts else np.zeros(0))
+        for handle in getattr(self, "_files", []) + [getattr(self, "_handle", None)]:
+            if handle is not None:
+                handle.close()
+        if self.written != self.n:
+            raise ValueError(f"{self.path}: {self.written} rows written, {self.n} were announced")
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def write(path, X, y, *, target: str = "y") -> Path:
+    """Write ``X`` (n, d) and ``y`` (n,) to ``path`` (see :class:`Writer`)."""
+    X = np.asarray(X, dtype=np.float64)
+    with Writer(path, len(X), X.shape[1], target=target) as out:
+        out.append(X, y)
+    return Path(path)

@@ -102,18 +102,21 @@ def significant_square_directions(
 
     The noise scale is the larger of the most negative eigenvalue's magnitude (the signal
     part of :math:`S` is positive semi-definite) and ``JACKKNIFE_WEIGHT`` times the jackknife
-    standard error over batches in operator norm (leave-one-batch-out U-statistics, each
-    scaled by its number of batch pairs): the first alone is unreliable when few directions
-    remain off ``V``.
+    standard error over batches, in operator norm, of :math:`PSP` (leave-one-batch-out
+    U-statistics, each scaled by its number of batch pairs). The first alone is unreliable
+    when few directions remain off ``V``: with heavy-tailed high-degree weights all of them
+    can come out positive on pure noise.
+
+    Returns the directions and their eigenvalues in units of the noise scale.
     """
     B = batch_M.shape[0]
     P = complement_projector(V)
-    project = lambda S: P @ S @ P  # noqa: E731
-    mu, Q = np.linalg.eigh(project(squared_contractions(batch_M)))
-    left_out = np.stack([project(squared_contractions(np.delete(batch_M, b, axis=0))) / ((B - 1) * (B - 2))
-                         for b in range(B)]) if B > 2 else None
-    jackknife = 0.0 if left_out is None else np.sqrt((B - 1) / B * np.sum(
-        np.abs(np.linalg.eigvalsh(left_out - left_out.mean(axis=0))).max(axis=-1) ** 2)) * B * (B - 1)
-    edge = max(-mu[0], JACKKNIFE_WEIGHT * jackknife, np.finfo(float).tiny)
+    mu, Q = np.linalg.eigh(P @ squared_contractions(batch_M) @ P)
+    edge = max(-mu[0], np.finfo(float).tiny)
+    if B > 2:
+        left_out = np.stack([P @ squared_contractions(np.delete(batch_M, b, axis=0)) @ P
+                             for b in range(B)]) / ((B - 1) * (B - 2))
+        spread = np.abs(np.linalg.eigvalsh(left_out - left_out.mean(axis=0))).max(axis=-1)
+        edge = max(edge, JACKKNIFE_WEIGHT * np.sqrt((B - 1) / B * np.sum(spread**2)) * B * (B - 1))
     keep = mu > threshold * edge
     return Q[:, keep][:, ::-1], mu[keep][::-1] / edge
