@@ -83,6 +83,12 @@ class Source:
         for first in range(start, stop, rows):
             yield (first, *self.read(first, min(first + rows, stop)))
 
+    def __reduce__(self):
+        # File sources travel as their arguments (path, ...) and reopen where they land, so a
+        # Dask worker reads the data where it lives; in-memory sources pickle their arrays.
+        args = getattr(self, "_args", None)
+        return (type(self), args) if args is not None else super().__reduce__()
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, n_rows={self.n_rows}, n_features={self.n_features})"
 
@@ -172,6 +178,7 @@ class NpySource(_ArrayPairSource):
     """A ``.npy`` pair: a directory with ``X.npy`` and ``y.npy`` (or the path of its ``X.npy``)."""
 
     def __init__(self, path: Path, labels: bool = True):
+        self._args = (path, labels)
         folder = path if path.is_dir() else path.parent
         arrays = []
         for part in ("X", "y"):
@@ -191,6 +198,7 @@ class NpzSource(_ArrayPairSource):
     """An ``.npz`` archive with ``X`` and ``y``: members stored uncompressed are streamed."""
 
     def __init__(self, path: Path, labels: bool = True):
+        self._args = (path, labels)
         try:
             archive = zipfile.ZipFile(path)
         except zipfile.BadZipFile:
@@ -222,6 +230,7 @@ class HDF5Source(_ArrayPairSource):
     """An HDF5 file with datasets ``X`` and ``y`` (needs ``h5py``)."""
 
     def __init__(self, path: Path, labels: bool = True):
+        self._args = (path, labels)
         h5py = _optional("h5py", "HDF5")
         try:
             self._file = h5py.File(path, "r")
@@ -237,6 +246,7 @@ class ZarrSource(_ArrayPairSource):
     """A Zarr group with arrays ``X`` and ``y`` (needs ``zarr``)."""
 
     def __init__(self, path: Path, labels: bool = True):
+        self._args = (path, labels)
         zarr = _optional("zarr", "Zarr")
         try:
             group = zarr.open_group(str(path), mode="r")
@@ -314,6 +324,7 @@ class ParquetSource(_ColumnSource):
     """A Parquet file, read a record batch at a time within its row groups (needs ``pyarrow``)."""
 
     def __init__(self, path: Path, target: str = "y", labels: bool = True):
+        self._args = (path, target, labels)
         pq = _optional("pyarrow.parquet", "Parquet")
         import pyarrow as pa
 
