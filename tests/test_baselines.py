@@ -3,7 +3,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from narrowrelu import planted, relative_error  # noqa: E402
+from narrowrelu import ReLUNetwork, planted, population_mse, relative_error  # noqa: E402
 from narrowrelu.baselines import gradient_descent, tune_learning_rate  # noqa: E402
 
 
@@ -34,3 +34,79 @@ def test_tuning_picks_the_lowest_held_out_loss():
 def test_bad_optimizer():
     with pytest.raises(ValueError, match="optimizer must be"):
         gradient_descent(np.zeros((10, 2)), np.zeros(10), 1, optimizer="lbfgs")
+
+
+def test_init_starts_the_first_restart_at_the_given_network():
+    truth = planted.make("random", 5, 2, random_state=0)
+    X, y = planted.sample(truth, 4000, random_state=0)
+    net = gradient_descent(X, y, 2, lr=1e-6, epochs=1, restarts=1, init=truth, random_state=0)
+    assert relative_error(net, truth) < 1e-6  # a tiny step from the truth stays there
+
+
+def test_every_baseline_fits_through_the_common_interface():
+    pytest.importorskip("sklearn")
+    from narrowrelu.baselines import BASELINES, monte_carlo_relative_error
+
+    truth = planted.make("random", 5, 2, random_state=0)
+    X, y = planted.sample(truth, 4000, random_state=0)
+    for name, fit in BASELINES.items():
+        model = fit(X, y, 2, lr=1e-2, random_state=0)
+        if isinstance(model, ReLUNetwork):
+            error = relative_error(model, truth)
+        else:
+            error, se = monte_carlo_relative_error(model, truth, n=100_000, random_state=1)
+            assert 0 < se < error
+        assert np.isfinite(error) and error < 1.0, name
+
+
+def test_tensor_initialisation_finds_the_directions_of_an_easy_network():
+    from narrowrelu.baselines import tensor_initialisation
+    from narrowrelu.metrics import recovery_report
+
+    truth = planted.make("orthonormal", 6, 3, random_state=0)
+    X, y = planted.sample(truth, 200_000, random_state=1)
+    assert recovery_report(tensor_initialisation(X, y, 3, random_state=0), truth).max_angle < 0.2
+
+
+def test_population_loss_and_gradient_are_exact():
+    from narrowrelu.baselines import population_loss
+    from narrowrelu.baselines.population_gd import population_gradient
+
+    rng = np.random.default_rng(0)
+    V, W = np.eye(5), rng.standard_normal((4, 5))
+    half_mse = 0.5 * population_mse(ReLUNetwork(np.ones(4), W), ReLUNetwork(np.ones(5), V))
+    assert population_loss(W, V) == pytest.approx(half_mse, rel=1e-12)
+    grad, eps = population_gradient(W, V), 1e-6
+    for i, j in np.ndindex(W.shape):
+        E = np.zeros_like(W)
+        E[i, j] = eps
+        central = (population_loss(W + E, V) - population_loss(W - E, V)) / (2 * eps)
+        assert central == pytest.approx(grad[i, j], abs=1e-8)
+
+
+def test_population_gradient_descent_small_k_always_succeeds():
+    from narrowrelu.baselines import population_gradient_descent
+
+    # Safran and Shamir: no spurious minima were hit for k <= 5 (0.3% at k = 6).
+    result = population_gradient_descent(np.eye(4), runs=50, random_state=0)
+    assert result["converged"].all() and not result["spurious"].any()
+    assert result["loss"].max() < 1e-12
+
+
+def test_degree_2_moment_equals_statsmodels_principal_hessian_directions():
+    statsmodels = pytest.importorskip("statsmodels.regression.dimred")
+    from narrowrelu import moments
+
+    truth = planted.make("random", 6, 3, random_state=0)
+    X, y = planted.sample(truth, 5000, random_state=1)
+    # Whiten the sample exactly (mean 0, X^T X / n = I): then PHD's E[(y - ybar) x x^T] is T2.
+    X = X - X.mean(axis=0)
+    X = X @ np.linalg.inv(np.linalg.cholesky(X.T @ X / len(X))).T
+    T2 = moments.low_degree(X, y).T2
+    phd = statsmodels.PrincipalHessianDirections(y, X).fit()
+    n = len(y)
+    ours = np.linalg.eigvalsh(T2)
+    np.testing.assert_allclose(np.sort(np.real(phd.eigs)) * n / (n - 1), ours, rtol=1e-9, atol=1e-12)
+    top = np.real(phd.params[:, :3])
+    Q = np.linalg.eigh(T2)[1][:, np.argsort(-np.abs(ours))[:3]]
+    np.testing.assert_allclose(top @ np.linalg.pinv(top), Q @ Q.T, atol=1e-8)

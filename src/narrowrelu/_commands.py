@@ -308,3 +308,23 @@ def export(model, output, float32) -> None:
         raise ValueError(f"{path}: models are exported as .onnx")
     ReLUNetwork.load(model).to_onnx(path, dtype=np.float32 if float32 else np.float64)
     out.print(f"onnx model: {path}")
+
+
+@app.command()
+@click.option("--suite", default="quick", show_default=True,
+              type=click.Choice(["quick", "standard", "full", "safran", "throughput", "smoke"]))
+@click.option("--out", "out_dir", required=True, help="Directory for results.json, results.md and the plots.")
+@click.option("--methods", default=None, help="Comma-separated subset of methods (default: the suite's).")
+@click.option("--seeds", default=None, type=click.IntRange(1), help="Seeds per case (default: the suite's).")
+def bench(suite, out_dir, methods, seeds) -> None:
+    """Run a benchmark suite: every method on the same data, exact errors; resumable."""
+    from .bench.harness import run
+
+    display = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                       TextColumn("{task.fields[label]}"), console=err)
+    with display:
+        task = display.add_task(f"bench {suite}", total=None, label="")
+        results = run(suite, Path(out_dir), methods=methods.split(",") if methods else None, seeds=seeds,
+                      progress=lambda done, total, label: display.update(task, completed=done, total=total,
+                                                                         label=label))
+    out.print(f"{len(results['records'])} records; tables in {Path(out_dir) / 'results.md'}")

@@ -9,7 +9,7 @@ import numpy as np
 from .metrics import recovery_report
 from .network import ReLUNetwork
 
-__all__ = ["neurons_figure", "save"]
+__all__ = ["neurons_figure", "curves_figure", "safran_figure", "save"]
 
 
 def _pyplot():
@@ -85,3 +85,45 @@ def save(fig, path) -> Path:
     fig.savefig(path, dpi=110)
     _pyplot().close(fig)
     return path
+
+
+def curves_figure(rows: list[dict], x: str, y: str, ylabel: str, log: bool, title: str = ""):
+    """One line per method (and family) of ``y`` against ``x`` from harness summary rows."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    lines: dict[str, list[tuple[float, float]]] = {}
+    for r in rows:
+        lines.setdefault(f"{r['method']} ({r['family']})", []).append((r[x], r[y]))
+    for label, points in sorted(lines.items()):
+        points.sort()
+        ax.plot(*zip(*points, strict=True), "o-", label=label)
+    if log:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    ax.set(xlabel=x.replace("_", " "), ylabel=ylabel, title=title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def safran_figure(population: list[dict], from_samples: list[dict]):
+    """% spurious minima of population GD (reference and ours, binomial error bars) and the
+    share of seeds ``auto`` recovers from samples, against k = d."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    population = sorted(population, key=lambda r: r["k"])
+    ks = [r["k"] for r in population]
+    reference = [(r["k"], r["reference_percent"]) for r in population if r["reference_percent"] is not None]
+    ax.plot(*zip(*reference, strict=True), "s--", color="grey", label="Safran & Shamir 2018 (1000 runs)")
+    ax.errorbar(ks, [r["spurious_percent"] for r in population],
+                yerr=[2 * r["standard_error_percent"] for r in population], fmt="o-", capsize=3,
+                label="our population GD (± 2 s.e.)")
+    for method in sorted({r["method"] for r in from_samples}):
+        points = sorted((r["k"], 100 * (1 - r["recovered"] / r["runs"])) for r in from_samples if r["method"] == method)
+        ax.plot(*zip(*points, strict=True), "^-", label=f"{method} from samples: % of seeds not recovered")
+    ax.set(xlabel="k = d", ylabel="% of runs failing", title="orthonormal targets (Safran–Shamir)", ylim=(-3, 103))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -41,6 +41,7 @@ def gradient_descent(
     validation_fraction: float = 0.2,
     time_budget: float | None = None,
     stop: Callable[[ReLUNetwork], bool] | None = None,
+    init: ReLUNetwork | None = None,
     random_state: RandomState = None,
 ) -> ReLUNetwork:
     """Train by minibatch Adam or SGD; return the best restart as a ``ReLUNetwork``.
@@ -70,6 +71,8 @@ def gradient_descent(
     ReLUNetwork
         With ``report`` a dict: epochs run, seconds, restarts run, held-out losses, whether
         ``stop`` fired and after how many seconds.
+    init : ReLUNetwork or None
+        Start the first restart here (a tensor initialisation, say) instead of at random.
     """
     torch = _torch()
     X, y = check_samples(X, y)
@@ -86,9 +89,15 @@ def gradient_descent(
     Xv, yv = X[order[:n_val]], y[order[:n_val]]
     start = time.perf_counter()
     best, best_loss, history, epochs_run, stopped_at = None, np.inf, [], 0, None
-    for _ in range(restarts):
-        W = torch.nn.Parameter(torch.randn(k, d) * np.sqrt(2.0 / (d + k)))
-        a = torch.nn.Parameter(torch.randn(k) / np.sqrt(k))
+    for restart in range(restarts):
+        if restart == 0 and init is not None:
+            if init.k != k or init.d != d:
+                raise ValueError(f"init has k={init.k}, d={init.d}; expected k={k}, d={d}")
+            W = torch.nn.Parameter(torch.tensor(init.directions, dtype=torch.float32))
+            a = torch.nn.Parameter(torch.tensor(init.weights, dtype=torch.float32))
+        else:
+            W = torch.nn.Parameter(torch.randn(k, d) * np.sqrt(2.0 / (d + k)))
+            a = torch.nn.Parameter(torch.randn(k) / np.sqrt(k))
         c = torch.nn.Parameter(torch.zeros(d))
         b = torch.nn.Parameter(torch.zeros(()))
         params = [W, a] + ([c, b] if linear_term else [])

@@ -13,13 +13,18 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from .. import moments, planted
+from ..engines import Engine
+from ..sources import Writer, open_source
+from .memory import PeakRSS
 
 
 def _best_time(fn, repeats: int) -> float:
@@ -84,6 +89,36 @@ def run(n: int = 1_000_000, d: int = 200, directions=(4, 8), repeats: int = 3, s
                  for info in threadpool_info()],
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
+
+
+def memory_record(folder: Path, d: int = 100, sizes=(200_000, 800_000, 3_200_000), chunk_rows: int = 20_000) -> list:
+    """Peak RSS of one moment pass streamed from ``.npy`` pairs of growing size (fixed chunk)."""
+    records = []
+    G = np.random.default_rng(0).standard_normal((8, d))
+    spec = moments.MomentSpec(d=d, degrees=(4,), directions=G / np.linalg.norm(G, axis=1, keepdims=True))
+    for rows in sizes:
+        path = folder / f"stream-{rows}"
+        if not path.exists():
+            rng = np.random.default_rng(rows)
+            with Writer(path, rows, d) as out:
+                for start in range(0, rows, 100_000):
+                    m = min(100_000, rows - start)
+                    out.append(rng.standard_normal((m, d)), rng.standard_normal(m))
+        source = open_source(path)
+        start = time.perf_counter()
+        with PeakRSS() as memory:
+            Engine(chunk_rows=chunk_rows).run(source, spec)
+        seconds = time.perf_counter() - start
+        records.append({"rows": rows, "d": d, "file_mb": rows * (d + 1) * 8 / 2**20, "chunk_rows": chunk_rows,
+                        "peak_added_mb": memory.added_mb, "seconds": seconds, "rows_per_second": rows / seconds})
+        shutil.rmtree(path)
+    return records
+
+
+def throughput_record(out: Path) -> dict:
+    """The harness's ``throughput`` suite: :func:`run` plus :func:`memory_record`."""
+    record = run() | {"method": "throughput", "tag": "throughput", "memory": memory_record(Path(out))}
+    return record
 
 
 def main(argv=None) -> None:

@@ -1,0 +1,7 @@
+"""``python -m narrowrelu.bench`` is ``narrowrelu bench``."""
+
+import sys
+
+from ..cli import main
+
+sys.exit(main(["bench", *sys.argv[1:]]))
