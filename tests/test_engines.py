@@ -122,5 +122,26 @@ def test_dask_engine_gives_the_same_network(problem):
 
 
 def test_unknown_engine_is_refused():
-    with pytest.raises(ValueError, match="unknown engine 'gpu'; expected one of numpy, dask"):
+    with pytest.raises(ValueError, match="unknown engine .gpu.; expected one of numpy, torch, dask"):
         Engine("gpu")
+
+
+def test_torch_engine_runs_the_same_kernel_to_rounding(problem, rng):
+    pytest.importorskip("torch")
+    _, X, y = problem
+    spec = _spec(6, rng)
+    plan = RowPlan.for_rows(len(y), 0.2, 200_000, 400_000)
+    ours, sample = Engine(n_jobs=1, chunk_rows=5000).run(ArraySource(X, y), spec, plan, collect=True)
+    theirs, torch_sample = Engine("torch", chunk_rows=5000).run(ArraySource(X, y), spec, plan, collect=True)
+    for name in ("gram", "vec", "sum_a", "sum_c", "sum_tx"):
+        np.testing.assert_allclose(getattr(theirs, name), getattr(ours, name), rtol=1e-10, atol=1e-9)
+    np.testing.assert_array_equal(torch_sample.X_val, sample.X_val)
+
+
+def test_torch_engine_gives_the_same_network(problem):
+    pytest.importorskip("torch")
+    truth, X, y = problem
+    reference = learn(X, y, 2, random_state=0)
+    on_torch = learn(X, y, 2, random_state=0, engine="torch")
+    assert relative_error(on_torch, reference) <= 1e-8
+    assert on_torch.report.options["engine"] == "torch"

@@ -191,17 +191,18 @@ def generate(family, d, k, n, noise, seed, param, output, truth) -> None:
 @click.option("--chunk-rows", default=None, type=click.IntRange(1), help="Rows per chunk.")
 @click.option("--workers", default=None, type=click.IntRange(1), help="Dask LocalCluster processes.")
 @click.option("--scheduler", default=None, help="Address of a running Dask scheduler (tcp://HOST:PORT).")
+@click.option("--device", default=None, help="Torch device of the torch engine (default: cuda if present).")
 @click.option("--checkpoint", default=None, help="Directory for checkpoints of long passes (numpy engine).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from --checkpoint.")
 @click.option("-o", "--output", required=True, help="Model file to write (JSON).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def fit(data, k, method, target, seed, validation_fraction, option, engine, n_jobs, chunk_rows, workers, scheduler,
-        checkpoint, resume, output, as_json) -> None:
+        device, checkpoint, resume, output, as_json) -> None:
     """Learn a network from DATA (streamed) and write it to a JSON model file."""
     model_path = _new_path(output)
     source = open_source(data, target=target)
     display, factory = _progress()
-    runner = Engine(engine, n_jobs=n_jobs, chunk_rows=chunk_rows, workers=workers, scheduler=scheduler,
+    runner = Engine(engine, n_jobs=n_jobs, chunk_rows=chunk_rows, workers=workers, scheduler=scheduler, device=device,
                     checkpoint=checkpoint, resume=resume, progress=factory)
     with display:
         net = learn(source, None, _width(k), method=method, random_state=seed,

@@ -9,6 +9,9 @@ on each, and adds the states with :func:`moments.merge`.
   these tall-skinny products, DESIGN §7). Chunk rows come from a memory budget. Optional
   checkpoints (every ``checkpoint_every`` rounds of ``n_jobs`` chunks) and ``resume``: the
   per-thread states are saved as they are, so a resumed pass gives the identical result.
+- ``"torch"``: the same chunk function on torch tensors (one kernel, written against the
+  array API), on a GPU when present, float64 wherever the device has it; the next chunk is
+  read while the current one is on the device.
 - ``"dask"``: one task per chunk on a Dask cluster (a ``LocalCluster`` of ``workers``
   processes, or the scheduler at ``scheduler``), tree-reduced. File sources travel as their
   path and are read where the task runs; dask arrays are mapped block by block.
@@ -34,11 +37,12 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from . import moments
+from ._arrays import namespace
 from .sources import DaskSource, Source
 
 __all__ = ["RowPlan", "Sample", "Engine", "ENGINES", "chunk_pass", "print_progress"]
 
-ENGINES = ("numpy", "dask")
+ENGINES = ("numpy", "torch", "dask")
 
 
 def _spread(start: int, stop: int, share: float, run: int, phase: float) -> np.ndarray:
@@ -107,17 +111,29 @@ def chunk_pass(
     Adds the training rows into ``state`` (a new one when None) and, with ``collect``, returns
     the chunk's kept and validation rows.
     """
-    state = moments.init(spec) if state is None else state
+    state = moments.init(spec, X) if state is None else state
     if plan is None:
         moments.update_in_place(state, spec, X, y, start)
         return state, None
-    val = plan.validation(start, start + len(y))
+    n = y.shape[0]
+    val = plan.validation(start, start + n)
     train = np.flatnonzero(~val)
-    moments.update_in_place(state, spec, X[train], y[train], start + train)
+    moments.update_in_place(state, spec, _take(X, train), _take(y, train), start + train)
     if not collect:
         return state, None
-    keep = plan.kept(start, start + len(y))
-    return state, Sample(X[keep], y[keep], X[val], y[val])
+    keep = np.flatnonzero(plan.kept(start, start + n))
+    val = np.flatnonzero(val)
+    return state, Sample(*(_host(_take(a, rows)) for a, rows in ((X, keep), (y, keep), (X, val), (y, val))))
+
+
+def _take(array, rows: np.ndarray):
+    """``array[rows]`` for numpy arrays and device tensors alike."""
+    xp = namespace(array)
+    return array[rows] if xp is np else array[xp.asarray(rows, device=array.device)]
+
+
+def _host(array) -> np.ndarray:
+    return array if isinstance(array, np.ndarray) else np.asarray(array.cpu())
 
 
 def print_progress(label: str) -> Callable[[int, int], None]:
@@ -143,7 +159,7 @@ class Engine:
 
     Parameters
     ----------
-    name : {'numpy', 'dask'}
+    name : {'numpy', 'torch', 'dask'}
     n_jobs : int or None
         Threads of the numpy engine (default: the cores available).
     chunk_rows : int or None
@@ -152,6 +168,8 @@ class Engine:
         Processes of the ``LocalCluster`` the dask engine starts when no ``scheduler`` is given.
     scheduler : str or None
         Address of a running Dask scheduler, e.g. ``"tcp://10.0.0.1:8786"``.
+    device : str or None
+        Torch device of the torch engine (default: ``"cuda"`` when available, else ``"cpu"``).
     checkpoint : path or None
         Directory for the numpy engine's checkpoints (one file per pass).
     checkpoint_every : int
@@ -167,6 +185,7 @@ class Engine:
     chunk_rows: int | None = None
     workers: int | None = None
     scheduler: str | None = None
+    device: str | None = None
     checkpoint: str | Path | None = None
     checkpoint_every: int = 8
     resume: bool = False
@@ -203,7 +222,7 @@ class Engine:
         ranges = [(a, min(a + rows, source.n_rows)) for a in range(0, source.n_rows, rows)]
         if not ranges:
             raise ValueError(f"{source.name}: the data source has no rows")
-        runner = self._run_dask if self.name == "dask" else self._run_numpy
+        runner = {"numpy": self._run_numpy, "torch": self._run_torch, "dask": self._run_dask}[self.name]
         return runner(source, spec, plan, collect, ranges)
 
     # -- numpy ------------------------------------------------------------------------------
@@ -249,6 +268,30 @@ class Engine:
                              "method, options and seed, or start without --resume")
         self._digest = digest.hexdigest()
         return file
+
+    # -- torch ------------------------------------------------------------------------------
+
+    def _run_torch(self, source, spec, plan, collect, ranges):
+        try:
+            import torch
+        except ImportError:
+            raise ValueError('engine="torch" needs torch: pip install "narrowrelu[torch]"') from None
+        device = torch.device(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        dtype = torch.float32 if device.type == "mps" else torch.float64  # float64 wherever the device has it
+        state, parts = moments.init(spec, torch.zeros((), dtype=dtype, device=device)), []
+        report = self.progress(f"pass {self.passes}") if self.progress else None
+        with ThreadPoolExecutor(1) as reader:  # the next chunk is read while this one is on the device
+            pending = reader.submit(source.read, *ranges[0])
+            for i, (start, stop) in enumerate(ranges):
+                X, y = pending.result()
+                if i + 1 < len(ranges):
+                    pending = reader.submit(source.read, *ranges[i + 1])
+                X, y = (torch.from_numpy(a).to(device=device, dtype=dtype) for a in (X, y))
+                part = chunk_pass(spec, plan, X, y, start, state, collect)[1]
+                parts += [part] if part is not None else []
+                if report:
+                    report(stop, source.n_rows)
+        return moments.to_numpy(state), Sample.join(parts) if collect else None
 
     # -- dask -------------------------------------------------------------------------------
 

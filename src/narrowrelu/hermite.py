@@ -35,7 +35,7 @@ def hermite(n: int, t) -> np.ndarray:
     n : int
         Degree; negative degrees give zeros, the convention of the contraction kernel.
     t : array_like
-        Points.
+        Points (numpy, or any array-API array such as a torch tensor).
 
     Returns
     -------
@@ -46,10 +46,12 @@ def hermite(n: int, t) -> np.ndarray:
     >>> float(hermite(3, 2.0))  # t^3 - 3t
     2.0
     """
-    t = np.asarray(t, dtype=np.float64)
+    if isinstance(t, np.ndarray | np.generic | float | int | list | tuple):
+        t = np.asarray(t, dtype=np.float64)
+    # Any array-API array (a torch tensor for the torch engine) works as it is.
+    previous, current = t * 0.0, t * 0.0 + 1.0
     if n < 0:
-        return np.zeros_like(t)
-    previous, current = np.zeros_like(t), np.ones_like(t)
+        return previous
     for m in range(n):
         previous, current = current, t * current - m * previous
     return current

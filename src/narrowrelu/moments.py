@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
+from ._arrays import like, namespace
 from ._validation import check_positive_int, check_samples, check_unit_vector
 from .hermite import contraction_weights
 
@@ -42,6 +43,7 @@ __all__ = [
     "Moments",
     "QuadraticModel",
     "init",
+    "to_numpy",
     "update",
     "update_in_place",
     "merge",
@@ -69,8 +71,11 @@ class QuadraticModel:
     T1: np.ndarray
     T2: np.ndarray
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.T0 + X @ self.T1 + 0.5 * (((X @ self.T2) * X).sum(axis=1) - np.trace(self.T2))
+    def predict(self, X):
+        """q(X) for numpy arrays or array-API arrays (computed in the namespace of ``X``)."""
+        xp = namespace(X)
+        quadratic = xp.sum((X @ like(self.T2, X)) * X, axis=1)
+        return self.T0 + X @ like(self.T1, X) + 0.5 * (quadratic - float(np.trace(self.T2)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -195,19 +200,32 @@ def operator_norm_standard_error(batches: np.ndarray, counts: np.ndarray) -> np.
     return np.sqrt(np.tensordot(share, spread**2, axes=1) / (used.sum() - 1))
 
 
-def init(spec: MomentSpec) -> MomentState:
-    """An empty state for ``spec``."""
+def init(spec: MomentSpec, like=None) -> MomentState:
+    """An empty state for ``spec`` (float64 arrays in the namespace and on the device of ``like``)."""
     B, d, L, p = spec.n_batches, spec.d, len(spec.degrees), spec.n_directions
+    if like is None or namespace(like) is np:
+        zeros = np.zeros
+    else:
+        xp = namespace(like)
+        zeros = lambda shape: xp.zeros(shape, dtype=like.dtype, device=like.device)  # noqa: E731
     return MomentState(
-        count=np.zeros(B),
-        sum_t=np.zeros(B),
-        sum_tt=np.zeros(B),
-        sum_tx=np.zeros((B, d)),
-        gram=np.zeros((B, 1 + L * p, d, d)),
-        vec=np.zeros((B, L, p, d)),
-        sum_a=np.zeros((B, L, p)),
-        sum_c=np.zeros((B, L, p)),
+        count=zeros((B,)),
+        sum_t=zeros((B,)),
+        sum_tt=zeros((B,)),
+        sum_tx=zeros((B, d)),
+        gram=zeros((B, 1 + L * p, d, d)),
+        vec=zeros((B, L, p, d)),
+        sum_a=zeros((B, L, p)),
+        sum_c=zeros((B, L, p)),
     )
+
+
+def to_numpy(state: MomentState) -> MomentState:
+    """The same state with numpy arrays (from a torch engine's device arrays)."""
+    if namespace(state.gram) is np:
+        return state
+    return MomentState(**{f.name: np.asarray(getattr(state, f.name).cpu(), dtype=np.float64)
+                          for f in fields(MomentState)})
 
 
 def merge(a: MomentState, b: MomentState) -> MomentState:
@@ -215,7 +233,7 @@ def merge(a: MomentState, b: MomentState) -> MomentState:
     return MomentState(**{f.name: getattr(a, f.name) + getattr(b, f.name) for f in fields(MomentState)})
 
 
-def weighted_grams(X: np.ndarray, W: np.ndarray) -> np.ndarray:
+def weighted_grams(X, W):
     r"""All weighted Gram matrices :math:`G_j = \sum_n W_{nj}\, x_n x_n^T` of one block of rows.
 
     With the shift :math:`m_j = \max(0, -\min_n W_{nj})`,
@@ -226,27 +244,32 @@ def weighted_grams(X: np.ndarray, W: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    X : ndarray of shape (n, d)
-    W : ndarray of shape (n, q)
+    X : array of shape (n, d) (numpy, or an array-API array such as a torch tensor)
+    W : array of shape (n, q)
 
     Returns
     -------
-    ndarray of shape (q, d, d)
+    array of shape (q, d, d)
     """
-    shift = np.maximum(-W.min(axis=0), 0.0)
-    root = np.sqrt(W + shift)
+    xp = namespace(X, W)
+    shift = -xp.min(W, axis=0)
+    shift = xp.where(shift > 0, shift, 0 * shift)
+    root = xp.sqrt(W + shift)
     base = X.T @ X
-    out = np.empty((W.shape[1], X.shape[1], X.shape[1]))
-    A = np.empty_like(X)
+    grams = []
+    A = np.empty_like(X) if xp is np else None
     for j in range(W.shape[1]):
-        np.multiply(X, root[:, j, None], out=A)
-        out[j] = A.T @ A
-        out[j] -= shift[j] * base
-    return out
+        if xp is np:
+            np.multiply(X, root[:, j, None], out=A)  # reuse one buffer: no allocation per column
+        else:
+            A = X * root[:, j, None]
+        grams.append(A.T @ A - shift[j] * base)
+    return xp.stack(grams) if grams else xp.zeros((0, X.shape[1], X.shape[1]), dtype=X.dtype)
 
 
-def _add_rows(part: MomentState, b: int, spec: MomentSpec, X: np.ndarray, t: np.ndarray, S) -> None:
+def _add_rows(part: MomentState, b: int, spec: MomentSpec, X, t, S) -> None:
     """Add the sums over the rows ``X``, ``t`` (all of batch ``b``) into ``part``, in place."""
+    xp = namespace(X)
     weights = [t[:, None]]
     for i, degree in enumerate(spec.degrees):
         a, bb, c = contraction_weights(degree, S)
@@ -254,11 +277,11 @@ def _add_rows(part: MomentState, b: int, spec: MomentSpec, X: np.ndarray, t: np.
         part.vec[b, i] += (X.T @ (t[:, None] * bb)).T
         part.sum_a[b, i] += t @ a
         part.sum_c[b, i] += t @ c
-    part.count[b] += len(t)
-    part.sum_t[b] += t.sum()
+    part.count[b] += t.shape[0]
+    part.sum_t[b] += xp.sum(t)
     part.sum_tt[b] += t @ t
     part.sum_tx[b] += X.T @ t
-    part.gram[b] += weighted_grams(X, np.hstack(weights))
+    part.gram[b] += weighted_grams(X, xp.concat(weights, axis=1))
 
 
 def update(state: MomentState, spec: MomentSpec, X: np.ndarray, y: np.ndarray, start=0) -> MomentState:
@@ -275,12 +298,15 @@ def update(state: MomentState, spec: MomentSpec, X: np.ndarray, y: np.ndarray, s
     return result
 
 
-def update_in_place(state: MomentState, spec: MomentSpec, X: np.ndarray, y: np.ndarray, start=0) -> None:
-    """:func:`update` without the copy: adds the rows' sums into ``state`` itself."""
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+def update_in_place(state: MomentState, spec: MomentSpec, X, y, start=0) -> None:
+    """:func:`update` without the copy: adds the rows' sums into ``state`` itself.
+
+    ``X``, ``y`` may be numpy arrays or, with the torch engine, tensors on the state's device.
+    """
+    if namespace(X) is np:
+        X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
     t = y if spec.residual is None else y - spec.residual.predict(X)
-    S = X @ spec.directions.T if spec.degrees else None
+    S = X @ like(spec.directions, X).T if spec.degrees else None
     index = np.arange(start, start + len(t)) if np.ndim(start) == 0 else np.asarray(start)
     runs = index // spec.batch_rows
     cuts = [0, *(np.flatnonzero(np.diff(runs)) + 1), len(t)]
@@ -308,6 +334,7 @@ def _contractions(spec: MomentSpec, gram, vec, sum_a, sum_c, count) -> np.ndarra
 
 def finalize(state: MomentState, spec: MomentSpec) -> Moments:
     """Turn sums into estimates (pooled and per batch)."""
+    state = to_numpy(state)
     n = state.count.sum()
     if n == 0:
         raise ValueError("no rows were accumulated: the data source is empty")

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from scipy.sparse.csgraph import connected_components
 
+from ._arrays import is_device_array, like, namespace
 from ._validation import check_finite_array
 
 __all__ = ["ReLUNetwork", "angles_between"]
@@ -114,7 +115,14 @@ class ReLUNetwork:
         return cls(np.zeros(0), np.zeros((0, d)))
 
     def predict(self, X) -> np.ndarray:
-        """Evaluate the network on the rows of ``X`` (n, d); returns shape (n,)."""
+        """Evaluate the network on the rows of ``X`` (n, d); returns shape (n,).
+
+        A torch tensor (any array-API array) is evaluated in its own namespace and device.
+        """
+        if is_device_array(X):
+            hidden = X @ like(self.directions, X).T
+            out = namespace(X).where(hidden > 0, hidden, 0 * hidden) @ like(self.weights, X) + self.intercept
+            return out if self.linear is None else out + X @ like(self.linear, X)
         X = check_finite_array(X, "X", 2)
         if X.shape[1] != self.d:
             raise ValueError(f"X must have {self.d} columns (features), got {X.shape[1]}")
