@@ -172,8 +172,9 @@ class Engine:
         Torch device of the torch engine (default: ``"cuda"`` when available, else ``"cpu"``).
     checkpoint : path or None
         Directory for the numpy engine's checkpoints (one file per pass).
-    checkpoint_every : int
-        Rounds of ``n_jobs`` chunks between checkpoints.
+    checkpoint_every : int, default=1
+        Rounds of ``n_jobs`` chunks between checkpoints: with 1, a killed pass loses only the
+        chunks in flight.
     resume : bool
         Continue from the checkpoints in ``checkpoint`` (they must come from the same data,
         settings and seed; otherwise the pass is refused).
@@ -187,7 +188,7 @@ class Engine:
     scheduler: str | None = None
     device: str | None = None
     checkpoint: str | Path | None = None
-    checkpoint_every: int = 8
+    checkpoint_every: int = 1
     resume: bool = False
     progress: Callable | None = None
     passes: int = field(default=0, init=False)
