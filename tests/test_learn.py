@@ -142,3 +142,28 @@ def test_no_signal_gives_the_linear_model_and_a_warning(method):
     assert net.k == 0 and net.linear is not None and abs(net.linear[0] - 0.5) < 0.1
     assert any("no significant direction" in w for w in net.report.warnings)
     assert np.isfinite(net.report.validation_mse)
+
+
+def test_standardize_learns_gaussian_inputs_with_mean_and_covariance():
+    from narrowrelu.standardize import to_standard
+
+    truth = planted.make("random", 6, 2, random_state=0)
+    Z, y = planted.sample(truth, 40_000, random_state=1)
+    rng = np.random.default_rng(3)
+    A, mu = rng.standard_normal((6, 6)) + 3 * np.eye(6), 2 * rng.standard_normal(6)
+    net = learn(Z @ A.T + mu, y, 2, random_state=0, standardize=True)
+    assert net.biases is not None and net.report.stages[0]["stage"] == "standardize"
+    fresh = rng.standard_normal((100_000, 6))
+    error = np.mean((net.predict(fresh @ A.T + mu) - truth.predict(fresh)) ** 2) / np.var(truth.predict(fresh))
+    assert error < 1e-3
+    back = to_standard(net, net.report.standardization["mean"], net.report.standardization["whitening"])
+    assert back.biases is None  # bias-free again in the standardized coordinates
+    with pytest.raises(ValueError, match="hidden biases"):
+        relative_error(net, truth)
+
+
+def test_standardize_refuses_collinear_features():
+    X = np.random.default_rng(0).standard_normal((1000, 3))
+    X[:, 2] = X[:, 0] + X[:, 1]
+    with pytest.raises(ValueError, match="covariance is singular"):
+        learn(X, X[:, 0] ** 2, 1, standardize=True)

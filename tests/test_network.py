@@ -62,3 +62,19 @@ def test_bad_predict_and_load(tmp_path):
         ReLUNetwork.from_dict({"weights": []})
     with pytest.raises(ValueError, match="tol"):
         net.collapse(-1.0)
+
+
+def test_hidden_biases_predict_round_trip_and_export(tmp_path):
+    net = ReLUNetwork([1.0, -2.0], [[2.0, 0.0], [0.0, 1.0]], biases=[1.0, -0.5], intercept=0.25)
+    X = np.array([[0.1, 0.2], [-1.0, 3.0]])
+    expected = 1.0 * np.maximum(2 * X[:, 0] + 1.0, 0) - 2.0 * np.maximum(X[:, 1] - 0.5, 0) + 0.25
+    np.testing.assert_allclose(net.predict(X), expected)
+    net.save(tmp_path / "b.json")
+    np.testing.assert_allclose(ReLUNetwork.load(tmp_path / "b.json").predict(X), expected)
+    with pytest.raises(ValueError, match="bias-free"):
+        net.collapse(0.1)
+    torch = pytest.importorskip("torch")
+    np.testing.assert_allclose(net.to_torch()(torch.from_numpy(X)).detach().numpy(), expected, atol=1e-12)
+    ort = pytest.importorskip("onnxruntime")
+    net.to_onnx(tmp_path / "b.onnx")
+    np.testing.assert_allclose(ort.InferenceSession(str(tmp_path / "b.onnx")).run(None, {"x": X})[0], expected)

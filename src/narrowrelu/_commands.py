@@ -185,6 +185,7 @@ def generate(family, d, k, n, noise, seed, param, output, truth) -> None:
 @click.option("--target", default="y", show_default=True, help="Label column of CSV and Parquet files.")
 @click.option("--seed", default=None, type=click.IntRange(0), help="Seeds every random choice.")
 @click.option("--validation-fraction", default=0.2, show_default=True, type=float)
+@click.option("--standardize", is_flag=True, help="Inputs N(mu, Sigma): whiten, learn, map back (hidden biases).")
 @click.option("--option", multiple=True, metavar="NAME=VALUE", help="A method option (see the method's DEFAULTS).")
 @click.option("--engine", default="numpy", show_default=True, type=click.Choice(ENGINES))
 @click.option("--n-jobs", default=None, type=click.IntRange(1), help="Threads of the numpy engine.")
@@ -196,8 +197,8 @@ def generate(family, d, k, n, noise, seed, param, output, truth) -> None:
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from --checkpoint.")
 @click.option("-o", "--output", required=True, help="Model file to write (JSON).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def fit(data, k, method, target, seed, validation_fraction, option, engine, n_jobs, chunk_rows, workers, scheduler,
-        device, checkpoint, resume, output, as_json) -> None:
+def fit(data, k, method, target, seed, validation_fraction, standardize, option, engine, n_jobs, chunk_rows, workers,
+        scheduler, device, checkpoint, resume, output, as_json) -> None:
     """Learn a network from DATA (streamed) and write it to a JSON model file."""
     model_path = _new_path(output)
     source = open_source(data, target=target)
@@ -206,7 +207,8 @@ def fit(data, k, method, target, seed, validation_fraction, option, engine, n_jo
                     checkpoint=checkpoint, resume=resume, progress=factory)
     with display:
         net = learn(source, None, _width(k), method=method, random_state=seed,
-                    validation_fraction=validation_fraction, engine=runner, **_pairs(option, "--option"))
+                    validation_fraction=validation_fraction, standardize=standardize, engine=runner,
+                    **_pairs(option, "--option"))
     net.save(model_path)
     if as_json:
         click.echo(json.dumps({"model": str(model_path), "report": net.report.to_dict()}, indent=2))

@@ -27,6 +27,8 @@ class NarrowReLURegressor(RegressorMixin, BaseEstimator):
     method : {'auto', 'cdgkm23', 'cn24', 'dk23'}, default='auto'
     random_state : int, RandomState instance or None, default=None
     validation_fraction : float, default=0.2
+    standardize : bool, default=False
+        Whiten N(mu, Sigma) inputs and map the network back (see ``learn``).
     options : dict or None, default=None
         Method options passed to :func:`narrowrelu.learn`.
 
@@ -46,17 +48,20 @@ class NarrowReLURegressor(RegressorMixin, BaseEstimator):
     True
     """
 
-    def __init__(self, k=2, method="auto", random_state=None, validation_fraction=0.2, options=None):
+    def __init__(self, k=2, method="auto", random_state=None, validation_fraction=0.2, standardize=False,
+                 options=None):
         self.k = k
         self.method = method
         self.random_state = random_state
         self.validation_fraction = validation_fraction
+        self.standardize = standardize
         self.options = options
 
     def fit(self, X, y):
         X, y = validate_data(self, X, y, y_numeric=True, dtype=np.float64)
         self.network_ = learn(X, y, self.k, method=self.method, random_state=self.random_state,
-                              validation_fraction=self.validation_fraction, **(self.options or {}))
+                              validation_fraction=self.validation_fraction, standardize=self.standardize,
+                              **(self.options or {}))
         self.weights_ = self.network_.weights
         self.directions_ = self.network_.directions
         self.report_ = self.network_.report

@@ -1,6 +1,6 @@
 r"""Export a :class:`~narrowrelu.ReLUNetwork` to PyTorch and to ONNX.
 
-Both compute :math:`f(x) = a^T\mathrm{relu}(Ux) + c^Tx + b` with ``U = directions``,
+Both compute :math:`f(x) = a^T\mathrm{relu}(Ux + \beta) + c^Tx + b` with ``U = directions``, ``beta = biases``,
 ``a = weights``, ``c = linear`` (omitted when None) and ``b = intercept``, in float64 by
 default so that predictions match :meth:`ReLUNetwork.predict` to rounding.
 """
@@ -32,7 +32,7 @@ def to_torch(net: ReLUNetwork, dtype=None):
     class ReLUNetworkModule(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.hidden = torch.nn.Linear(net.d, net.k, bias=False)
+            self.hidden = torch.nn.Linear(net.d, net.k, bias=net.biases is not None)
             self.output = torch.nn.Linear(net.k, 1, bias=True)
             self.skip = torch.nn.Linear(net.d, 1, bias=False) if net.linear is not None else None
 
@@ -45,6 +45,8 @@ def to_torch(net: ReLUNetwork, dtype=None):
     module = ReLUNetworkModule().to(dtype or torch.float64)
     with torch.no_grad():
         module.hidden.weight.copy_(torch.from_numpy(net.directions))
+        if net.biases is not None:
+            module.hidden.bias.copy_(torch.from_numpy(net.biases))
         module.output.weight.copy_(torch.from_numpy(net.weights[None, :]))
         module.output.bias.fill_(net.intercept)
         if module.skip is not None:
@@ -70,7 +72,13 @@ def to_onnx(net: ReLUNetwork, path, dtype=np.float64) -> Path:
     const = lambda name, value: numpy_helper.from_array(np.asarray(value, dtype=dtype), name)  # noqa: E731
     inits = [const("U", net.directions.T.reshape(net.d, net.k)), const("a", net.weights.reshape(net.k, 1)),
              const("b", [net.intercept]), numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat")]
-    nodes = [helper.make_node("MatMul", ["x", "U"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
+    nodes = [helper.make_node("MatMul", ["x", "U"], ["h0"])]
+    if net.biases is not None:
+        inits.append(const("beta", net.biases))
+        nodes.append(helper.make_node("Add", ["h0", "beta"], ["h"]))
+    else:
+        nodes.append(helper.make_node("Identity", ["h0"], ["h"]))
+    nodes += [helper.make_node("Relu", ["h"], ["r"]),
              helper.make_node("MatMul", ["r", "a"], ["ra"])]
     last = "ra"
     if net.linear is not None:

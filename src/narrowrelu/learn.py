@@ -16,6 +16,7 @@ from .network import ReLUNetwork
 from .pipeline import EXACT, low_degree_subspace, scan
 from .report import Report
 from .sources import open_source
+from .standardize import StandardizedSource, estimate
 
 __all__ = ["learn"]
 
@@ -39,6 +40,7 @@ def learn(
     validation_fraction: float = 0.2,
     engine: str | Engine = "numpy",
     target: str = "y",
+    standardize: bool = False,
     **options,
 ) -> ReLUNetwork:
     r"""Learn :math:`f(x) = \sum_{i \le k} \lambda_i \mathrm{relu}(\langle u_i, x\rangle)` from samples, x ~ N(0, I).
@@ -68,6 +70,13 @@ def learn(
         checkpoints and progress reporting.
     target : str, default='y'
         Label column of CSV and Parquet files.
+    standardize : bool, default=False
+        For inputs :math:`x \sim N(\mu, \Sigma)`: estimate :math:`\mu, \Sigma` (one more
+        pass), learn on :math:`z = \Sigma^{-1/2}(x - \mu)` and map the network back
+        (:mod:`narrowrelu.standardize`): its neurons then carry hidden biases
+        :math:`-\langle \Sigma^{-1/2}u_i, \mu\rangle` and the intercept shifts by the linear
+        term's :math:`-\langle \Sigma^{-1/2}c, \mu\rangle`. The report keeps
+        :math:`\mu` and :math:`\Sigma^{-1/2}` (``report.standardization``).
     **options
         Method options; unknown names are refused. Those marked "ours" in a method's
         ``DEFAULTS`` are constants the papers leave open.
@@ -115,6 +124,14 @@ def learn(
     start = time.perf_counter()
     # Tall-skinny products throughout: one BLAS thread is up to 140x faster (DESIGN §7).
     with threadpool_limits(1, user_api="blas"), engine:
+        if standardize:
+            begin = time.perf_counter()
+            transform = estimate(source, engine)
+            source = StandardizedSource(source, transform)
+            report.passes += 1
+            report.standardization = {"mean": transform.mean, "whitening": transform.whitening}
+            report.add("standardize", time.perf_counter() - begin, mean_norm=float(np.linalg.norm(transform.mean)),
+                       whitening_condition=float(np.linalg.cond(transform.whitening)))
         data = scan(source, validation_fraction, engine, report)
         report.n_train, report.n_validation = data.n_train, len(data.y_val)
         for message in _input_warnings(data, d, k):
@@ -126,6 +143,8 @@ def learn(
             net = _choose_width(data, method_fn, rng, settings, report)
         else:
             net = method_fn(data, k, rng, settings, report)
+    if standardize:
+        net = transform.to_original(net)
     report.add("total", time.perf_counter() - start)
     net.report = report
     return net

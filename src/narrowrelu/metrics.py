@@ -42,6 +42,9 @@ def relu_kernel(theta: np.ndarray) -> np.ndarray:
 def _check_network(net, name: str) -> ReLUNetwork:
     if not isinstance(net, ReLUNetwork):
         raise ValueError(f"{name} must be a ReLUNetwork, got {type(net).__name__}")
+    if net.biases is not None:
+        raise ValueError(f"{name} has hidden biases: the closed forms assume bias-free neurons on N(0, I) inputs; "
+                         "compare networks in standardized coordinates (narrowrelu.standardize.to_standard)")
     return net
 
 

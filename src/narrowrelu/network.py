@@ -19,7 +19,7 @@ from ._validation import check_finite_array
 __all__ = ["ReLUNetwork", "angles_between"]
 
 FORMAT_NAME = "narrowrelu.ReLUNetwork"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: optional hidden biases
 
 
 def angles_between(A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -39,7 +39,7 @@ def angles_between(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 
 
 class ReLUNetwork:
-    r"""A width-k ReLU network :math:`f(x) = \sum_i w_i \mathrm{relu}(\langle u_i, x\rangle) + \langle c, x\rangle + b`.
+    r"""A width-k ReLU network :math:`f(x) = \sum_i w_i \mathrm{relu}(\langle u_i, x\rangle + \beta_i) + c^Tx + b`.
 
     Parameters
     ----------
@@ -53,6 +53,11 @@ class ReLUNetwork:
         Linear term :math:`c` (``None`` means zero).
     intercept : float, default=0.0
         Constant :math:`b`.
+    biases : array_like of shape (k,) or None, default=None
+        Hidden biases :math:`\beta_i` (``None``: all zero, the form every learner fits on
+        N(0, I) inputs). They arise when a network learned on standardized inputs is mapped
+        back to the original coordinates (``learn(..., standardize=True)``); the exact
+        population metrics accept bias-free networks only.
 
     Attributes
     ----------
@@ -60,6 +65,7 @@ class ReLUNetwork:
     directions : ndarray of shape (k, d), unit rows
     linear : ndarray of shape (d,) or None
     intercept : float
+    biases : ndarray of shape (k,) or None
     k, d : int
     report : object or None
         What the learner did, set by :func:`narrowrelu.learn`.
@@ -71,7 +77,7 @@ class ReLUNetwork:
     ([3.0, -2.0], [1.0])
     """
 
-    def __init__(self, weights, directions, linear=None, intercept: float = 0.0):
+    def __init__(self, weights, directions, linear=None, intercept: float = 0.0, biases=None):
         weights = check_finite_array(weights, "weights", 1)
         directions = check_finite_array(directions, "directions", 2)
         if directions.shape[0] != weights.shape[0]:
@@ -93,8 +99,15 @@ class ReLUNetwork:
                 raise ValueError(f"linear must have length d={d}, got {linear.shape[0]}")
         if not isinstance(intercept, numbers.Real) or not np.isfinite(intercept):
             raise ValueError(f"intercept must be a finite real number, got {intercept!r}")
+        if biases is not None:
+            biases = check_finite_array(biases, "biases", 1)
+            if biases.shape[0] != weights.shape[0]:
+                raise ValueError(f"biases has {biases.shape[0]} entries; one per neuron "
+                                 f"({weights.shape[0]}) is expected")
+            biases = biases / norms
         self.weights = weights * norms
         self.directions = directions / norms[:, None]
+        self.biases = biases
         self.linear = linear
         self.intercept = float(intercept)
         self.report = None
@@ -120,13 +133,14 @@ class ReLUNetwork:
         A torch tensor (any array-API array) is evaluated in its own namespace and device.
         """
         if is_device_array(X):
-            hidden = X @ like(self.directions, X).T
+            hidden = X @ like(self.directions, X).T + (0.0 if self.biases is None else like(self.biases, X))
             out = namespace(X).where(hidden > 0, hidden, 0 * hidden) @ like(self.weights, X) + self.intercept
             return out if self.linear is None else out + X @ like(self.linear, X)
         X = check_finite_array(X, "X", 2)
         if X.shape[1] != self.d:
             raise ValueError(f"X must have {self.d} columns (features), got {X.shape[1]}")
-        out = np.maximum(X @ self.directions.T, 0.0) @ self.weights + self.intercept
+        hidden = X @ self.directions.T + (0.0 if self.biases is None else self.biases)
+        out = np.maximum(hidden, 0.0) @ self.weights + self.intercept
         if self.linear is not None:
             out += X @ self.linear
         return out
@@ -142,6 +156,8 @@ class ReLUNetwork:
         """
         if not np.isfinite(tol) or tol < 0:
             raise ValueError(f"tol must be a non-negative angle in radians, got {tol}")
+        if self.biases is not None:
+            raise ValueError("collapse needs bias-free neurons; collapse the network in standardized coordinates")
         if self.k == 0:
             return self._replace(self.weights, self.directions)
         close = angles_between(self.directions, self.directions) < tol
@@ -169,7 +185,7 @@ class ReLUNetwork:
             "directions": self.directions.tolist(),
             "linear": None if self.linear is None else self.linear.tolist(),
             "intercept": self.intercept,
-        }
+        } | ({} if self.biases is None else {"biases": self.biases.tolist()})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ReLUNetwork:
@@ -186,7 +202,7 @@ class ReLUNetwork:
         if missing:
             raise ValueError(f"network dict is missing {', '.join(missing)}")
         directions = np.asarray(data["directions"], dtype=np.float64).reshape(-1, int(data["d"]))
-        net = cls(data["weights"], directions, data.get("linear"), data.get("intercept", 0.0))
+        net = cls(data["weights"], directions, data.get("linear"), data.get("intercept", 0.0), data.get("biases"))
         if isinstance(data.get("report"), dict):
             from .report import Report
 
@@ -222,5 +238,5 @@ class ReLUNetwork:
         return to_onnx(self, path, dtype)
 
     def __repr__(self) -> str:
-        extra = "" if self.linear is None else ", linear=..."
+        extra = ("" if self.linear is None else ", linear=...") + ("" if self.biases is None else ", biases=...")
         return f"ReLUNetwork(k={self.k}, d={self.d}{extra}, intercept={self.intercept:.4g})"

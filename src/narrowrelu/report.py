@@ -43,6 +43,8 @@ class Report:
     options : dict
         The options in force, defaults included.
     warnings : list of str
+    standardization : dict or None
+        With ``standardize=True``: ``mean`` and ``whitening`` of :mod:`narrowrelu.standardize`.
     """
 
     method: str
@@ -57,6 +59,7 @@ class Report:
     validation_relative: float = float("nan")
     options: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    standardization: dict | None = None
 
     def add(self, stage: str, seconds: float, **details) -> None:
         self.stages.append({"stage": stage, "seconds": round(seconds, 4), **_plain(details)})

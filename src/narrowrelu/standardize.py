@@ -1,0 +1,106 @@
+r"""Inputs :math:`x \sim N(\mu, \Sigma)`: whiten, learn, map the network back.
+
+With :math:`z = W(x - \mu)`, :math:`W = \Sigma^{-1/2}` (symmetric), the inputs are N(0, I)
+and every learner applies. A network learned in :math:`z`,
+
+.. math:: g(z) = \sum_i w_i\,\mathrm{relu}(\langle u_i, z\rangle) + \langle c, z\rangle + b,
+
+is in the original coordinates
+
+.. math:: f(x) = \sum_i w_i\,\mathrm{relu}(\langle W u_i, x\rangle - \langle W u_i, \mu\rangle)
+          + \langle W c, x\rangle + b - \langle W c, \mu\rangle:
+
+the mean creates a hidden bias :math:`\beta_i = -\langle W u_i, \mu\rangle` per neuron and
+shifts the intercept. :math:`\mu` and :math:`\Sigma` are estimated in one pass over all rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import moments
+from .network import ReLUNetwork
+from .sources import Source
+
+__all__ = ["Standardization", "StandardizedSource", "estimate", "to_standard"]
+
+#: Covariances with eigenvalues below this share of the largest are refused as singular (ours).
+MIN_EIGENVALUE_RATIO = 1e-10
+
+
+@dataclass(frozen=True)
+class Standardization:
+    """The map :math:`x \\mapsto W(x - \\mu)`; ``whitening`` is the symmetric :math:`\\Sigma^{-1/2}`."""
+
+    mean: np.ndarray
+    whitening: np.ndarray
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        return (X - self.mean) @ self.whitening
+
+    def to_original(self, net: ReLUNetwork) -> ReLUNetwork:
+        """``net`` learned on standardized inputs, as a function of the original inputs."""
+        U = net.directions @ self.whitening
+        linear = None if net.linear is None else self.whitening @ net.linear
+        intercept = net.intercept - (0.0 if linear is None else float(linear @ self.mean))
+        if net.k == 0:
+            return ReLUNetwork(np.zeros(0), np.zeros((0, net.d)), linear, intercept)
+        return ReLUNetwork(net.weights, U, linear, intercept, biases=-(U @ self.mean))
+
+
+def to_standard(net: ReLUNetwork, mean, whitening) -> ReLUNetwork:
+    """Inverse of :meth:`Standardization.to_original`: ``net`` in the coordinates :math:`z = W(x - \\mu)`.
+
+    The result is bias-free (so the exact metrics apply) when ``net`` came from
+    ``learn(..., standardize=True)`` with this ``mean`` and ``whitening`` (see its report).
+    """
+    mean, whitening = np.asarray(mean, dtype=np.float64), np.asarray(whitening, dtype=np.float64)
+    root = np.linalg.inv(whitening)  # Sigma^(1/2)
+    U = net.directions @ root
+    biases = (np.zeros(net.k) if net.biases is None else net.biases) + net.directions @ mean
+    scale = np.maximum(np.abs(net.directions) @ np.abs(mean), 1.0)
+    linear = None if net.linear is None else root @ net.linear
+    intercept = net.intercept + (0.0 if net.linear is None else float(net.linear @ mean))
+    exact = bool(np.all(np.abs(biases) <= 1e-9 * scale))
+    return ReLUNetwork(net.weights, U, linear, intercept, biases=None if exact or net.k == 0 else biases)
+
+
+class _Ones(Source):
+    """The rows of a source with the labels replaced by ones (T1, T2 then give E x and E xx^T)."""
+
+    def __init__(self, source: Source):
+        self.source, self.name, self.n_rows = source, source.name, source.n_rows
+        self.n_features, self.columns = source.n_features, source.columns
+
+    def _read(self, start, stop):
+        return self.source.read(start, stop)[0], np.ones(stop - start)
+
+
+class StandardizedSource(Source):
+    """A source whose rows are standardized as they are read."""
+
+    def __init__(self, source: Source, standardization: Standardization):
+        self.source, self.standardization = source, standardization
+        self.name, self.n_rows, self.n_features = source.name, source.n_rows, source.n_features
+        self.columns, self.target_name = source.columns, source.target_name
+
+    def _read(self, start, stop):
+        X, y = self.source.read(start, stop)
+        return self.standardization.transform(X), y
+
+
+def estimate(source: Source, engine) -> Standardization:
+    """Mean and covariance of the inputs from one pass over every row; the whitening map."""
+    spec = moments.MomentSpec(d=source.n_features, n_batches=1)
+    state = moments.to_numpy(engine.run(_Ones(source), spec)[0])
+    n = state.count.sum()
+    mean = state.sum_tx.sum(axis=0) / n
+    covariance = state.gram[:, 0].sum(axis=0) / n - np.outer(mean, mean)
+    values, vectors = np.linalg.eigh((covariance + covariance.T) / 2)
+    if values[0] <= MIN_EIGENVALUE_RATIO * max(values[-1], 1e-300):
+        raise ValueError(f"{source.name}: the input covariance is singular (smallest/largest eigenvalue "
+                         f"{values[0] / max(values[-1], 1e-300):.1e}): some features are constant or collinear; "
+                         "drop them before standardize=True")
+    return Standardization(mean, (vectors / np.sqrt(values)) @ vectors.T)
