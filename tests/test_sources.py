@@ -131,3 +131,14 @@ def test_learning_from_a_file_matches_arrays_and_leaves_the_file_untouched(tmp_p
     assert relative_error(from_file, from_arrays) <= 1e-8
     assert relative_error(from_file, truth) < 1e-4
     assert from_file.report.options["source"].endswith("d.parquet")
+
+
+@pytest.mark.parametrize("name", FORMATS)
+def test_float32_storage_reads_back_as_float64(tmp_path, rows, name):
+    X, y = rows
+    with Writer(tmp_path / name, len(y), X.shape[1], dtype=np.float32) as out:
+        out.append(X, y)
+    back_X, back_y = open_source(tmp_path / name).read(0, len(y))
+    assert back_X.dtype == np.float64
+    np.testing.assert_array_equal(back_X, X.astype(np.float32).astype(np.float64))
+    np.testing.assert_array_equal(back_y, y.astype(np.float32).astype(np.float64))

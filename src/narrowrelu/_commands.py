@@ -164,12 +164,13 @@ def demo(family, d, k, n, noise, seed, baseline, png) -> None:
 @click.option("--param", multiple=True, metavar="NAME=VALUE", help="A family knob (theta, L, kappa, m, ...).")
 @click.option("-o", "--output", required=True, help=f"Data file ({', '.join(sorted(FORMATS))} or a directory).")
 @click.option("--truth", default=None, help="Also write the planted network (JSON).")
-def generate(family, d, k, n, noise, seed, param, output, truth) -> None:
+@click.option("--float32", is_flag=True, help="Store single precision (half the size; readers return float64).")
+def generate(family, d, k, n, noise, seed, param, output, truth, float32) -> None:
     """Plant a FAMILY network and write n samples of it (streamed in blocks)."""
     net = planted.make(family, d, k, random_state=seed, **_pairs(param, "--param"))
     truth_path = _new_path(truth) if truth else None
     rng = np.random.default_rng(seed + 1)
-    with Writer(output, n, d) as writer:
+    with Writer(output, n, d, dtype=np.float32 if float32 else np.float64) as writer:
         for start in range(0, n, BLOCK_ROWS):
             writer.append(*planted.sample(net, min(BLOCK_ROWS, n - start), noise=noise, random_state=rng))
     if truth_path:

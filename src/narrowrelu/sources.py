@@ -417,7 +417,8 @@ class Writer:
     """Rows written block by block to ``path`` in the format its suffix names.
 
     ``n`` rows of ``d`` features are announced up front (so that ``.npy``, HDF5 and Zarr
-    files are laid out once); tables get the columns ``x0 ... x{d-1}`` and ``target``. An
+    files are laid out once); tables get the columns ``x0 ... x{d-1}`` and ``target``.
+    ``dtype`` (float64 or float32) is the type stored; readers return float64. An
     ``.npz`` archive is assembled in memory and written on :meth:`close`; every other format
     streams. Refuses to overwrite an existing path.
 
@@ -431,8 +432,11 @@ class Writer:
     array([1., 1.])
     """
 
-    def __init__(self, path, n: int, d: int, *, target: str = "y"):
+    def __init__(self, path, n: int, d: int, *, target: str = "y", dtype=np.float64):
         self.path, self.kind, self.n, self.d, self.written = Path(path), _format(Path(path)), n, d, 0
+        self.dtype = np.dtype(dtype).newbyteorder("<")
+        if self.dtype.kind != "f":
+            raise ValueError(f"dtype must be a floating type (float32 or float64), got {dtype}")
         if self.path.exists():
             raise ValueError(f"{self.path} already exists; choose another output path (files are never overwritten)")
         names = [*(f"x{j}" for j in range(d)), target]
@@ -445,7 +449,8 @@ class Writer:
             self._files = []
             for part, shape in (("X", (n, d)), ("y", (n,))):
                 handle = open(self.path / f"{part}.npy", "wb")
-                np.lib.format.write_array_header_1_0(handle, {"descr": "<f8", "fortran_order": False, "shape": shape})
+                np.lib.format.write_array_header_1_0(handle, {"descr": self.dtype.str, "fortran_order": False,
+                                                              "shape": shape})
                 self._files.append(handle)
         elif self.kind == "csv":
             self._handle = open(self.path, "w")
@@ -455,21 +460,21 @@ class Writer:
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            self._schema = pa.schema([(name, pa.float64()) for name in names])
+            self._schema = pa.schema([(name, pa.from_numpy_dtype(self.dtype)) for name in names])
             self._handle = pq.ParquetWriter(self.path, self._schema)
         elif self.kind == "hdf5":
             self._handle = _optional("h5py", "HDF5").File(self.path, "w")
             rows = (max(1, min(n, 65536)), d) if n * d else None
-            self._X = self._handle.create_dataset("X", (n, d), dtype="f8", chunks=rows)
-            self._y = self._handle.create_dataset("y", (n,), dtype="f8")
+            self._X = self._handle.create_dataset("X", (n, d), dtype=self.dtype, chunks=rows)
+            self._y = self._handle.create_dataset("y", (n,), dtype=self.dtype)
         else:
             group = _optional("zarr", "Zarr").open_group(str(self.path), mode="w")
-            self._X = group.create_array("X", shape=(n, d), chunks=(max(1, min(n, 65536)), d), dtype="f8")
-            self._y = group.create_array("y", shape=(n,), chunks=(max(1, min(n, 65536)),), dtype="f8")
+            self._X = group.create_array("X", shape=(n, d), chunks=(max(1, min(n, 65536)), d), dtype=self.dtype)
+            self._y = group.create_array("y", shape=(n,), chunks=(max(1, min(n, 65536)),), dtype=self.dtype)
 
     def append(self, X, y) -> None:
-        X = np.ascontiguousarray(X, dtype="<f8").reshape(-1, self.d)
-        y = np.ascontiguousarray(y, dtype="<f8").reshape(-1)
+        X = np.ascontiguousarray(X, dtype=self.dtype).reshape(-1, self.d)
+        y = np.ascontiguousarray(y, dtype=self.dtype).reshape(-1)
         start, stop = self.written, self.written + len(y)
         if stop > self.n or len(X) != len(y):
             raise ValueError(f"{self.path}: {stop} rows written, {self.n} were announced")
@@ -484,7 +489,8 @@ class Writer:
             import pyarrow as pa
 
             table = np.column_stack([X, y])
-            self._handle.write_table(pa.table({n: table[:, j] for j, n in enumerate(self._schema.names)}))
+            self._handle.write_table(pa.table({n: table[:, j] for j, n in enumerate(self._schema.names)},
+                                              schema=self._schema))
         else:
             self._X[start:stop] = X
             self._y[start:stop] = y
@@ -492,8 +498,9 @@ class Writer:
 
     def close(self) -> None:
         if self.kind == "npz":
-            X = np.concatenate([p[0] for p in self._parts]) if self._parts else np.zeros((0, self.d))
-            np.savez(self.path, X=X, y=np.concatenate([p[1] for p in self._parts]) if self._parts else np.zeros(0))
+            X = np.concatenate([p[0] for p in self._parts]) if self._parts else np.zeros((0, self.d), self.dtype)
+            y = np.concatenate([p[1] for p in self._parts]) if self._parts else np.zeros(0, self.dtype)
+            np.savez(self.path, X=X, y=y)
         for handle in getattr(self, "_files", []) + [getattr(self, "_handle", None)]:
             if handle is not None:
                 handle.close()
