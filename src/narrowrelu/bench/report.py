@@ -49,6 +49,29 @@ def _table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def pivot(records: list[dict], tag: str = "zoo") -> list[str]:
+    """Compact table: one row per case, one column per method, cells "recovered/runs (median s)"."""
+    rows = summary(records, tag)
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    cases = list(dict.fromkeys((r["family"], r["d"], r["k"], r["n"], r["noise"]) for r in rows))
+    cell = {(r["family"], r["d"], r["k"], r["n"], r["noise"], r["method"]): r for r in rows}
+    lines = ["| case | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
+    for case in cases:
+        family, d, k, n, noise = case
+        cells = []
+        for m in methods:
+            r = cell.get((*case, m))
+            if r is None:
+                cells.append("")
+            elif noise:
+                cells.append(f"×{r['worst_ratio_to_oracle']:.2f} oracle ({r['median_seconds']:.1f} s)")
+            else:
+                cells.append(f"{r['recovered']}/{r['runs']} ({r['median_seconds']:.1f} s)")
+        label = f"{family} d={d} k={k} n={n:,}" + (f" σ={noise}" if noise else "")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def write_markdown(results: dict, path: Path) -> None:
     meta, records = results["meta"], results["records"]
     lines = [f"# narrowrelu benchmark: suite `{meta['suite']}`", "",
@@ -56,6 +79,9 @@ def write_markdown(results: dict, path: Path) -> None:
              f"`{meta['commit']}`, {meta['machine']} {meta['processor']}, {meta['cores']} cores, Python "
              f"{meta['python']}. Recovered: exact relative error ≤ 1e-4; (MC): Monte Carlo estimate (10⁶ fresh "
              "inputs) for predictors outside the network form (MLPRegressor has hidden biases).", ""]
+    if summary(records, "zoo"):
+        lines += ["## Overview: recovered / runs (median seconds); noisy rows: worst excess risk / oracle's", "",
+                  *pivot(records), ""]
     for tag, title in (("zoo", "The zoo"), ("width", "Success against width"), ("dimension", "Time against d"),
                        ("samples", "Error against n"), ("safran", "Orthonormal k = d from samples")):
         rows = summary(records, tag)
