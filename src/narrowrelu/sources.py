@@ -329,25 +329,28 @@ class ParquetSource(_ColumnSource):
         import pyarrow as pa
 
         try:
-            self._file = pq.ParquetFile(path)
+            parquet = pq.ParquetFile(path)
         except (OSError, pa.ArrowException) as exc:
             raise ValueError(f"{path}: not a readable Parquet file ({exc})") from None
-        schema = self._file.schema_arrow
+        schema = parquet.schema_arrow
         self._columns(str(path), schema.names, target, labels)
         for field in schema:
             if not (pa.types.is_integer(field.type) or pa.types.is_floating(field.type)):
                 raise ValueError(f"{path}: column {field.name!r} has type {field.type}, not a number")
-        meta = self._file.metadata
+        meta = parquet.metadata  # every read opens its own reader: engine threads read concurrently
         self.n_rows = meta.num_rows
         self._starts = list(np.cumsum([0] + [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]))
 
     def _read(self, start, stop):
+        import pyarrow.parquet as pq
+
+        reader = pq.ParquetFile(self._args[0])
         parts, names = [], [*self.columns, *[self.target_name] * self.has_labels]
         group = bisect.bisect_right(self._starts, start) - 1
         while start < stop:
             first, last = self._starts[group], self._starts[group + 1]
             offset = first
-            for batch in self._file.iter_batches(batch_size=65536, row_groups=[group], columns=names):
+            for batch in reader.iter_batches(batch_size=65536, row_groups=[group], columns=names):
                 lo, hi = max(start, offset), min(stop, offset + batch.num_rows)
                 if lo < hi:
                     parts.append(np.column_stack([c.to_numpy(zero_copy_only=False) for c in
