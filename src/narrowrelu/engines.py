@@ -232,10 +232,11 @@ class Engine:
         jobs = max(1, min(self.n_jobs or moments.default_n_jobs(), len(ranges)))
         states = [moments.init(spec) for _ in range(jobs)]
         parts: list[Sample] = []
-        first = 0
+        first, row_files = 0, []
         file = self._checkpoint_file(source, spec, plan, ranges, jobs)
         if file is not None and self.resume and file.exists():
-            first, states, parts = _load(file, states, collect)
+            first, states, parts, row_files = _load(file, states)
+        written = len(parts)
         report = self.progress(f"pass {self.passes}") if self.progress else None
 
         def one(j: int, i: int) -> Sample | None:
@@ -248,7 +249,8 @@ class Engine:
                 parts += [p for p in pool.map(one, range(len(chunks)), chunks) if p is not None]
                 done = chunks[-1] + 1
                 if file is not None and ((done // jobs) % self.checkpoint_every == 0 or done == len(ranges)):
-                    _save(file, self._digest, done, states, parts)
+                    _save(file, self._digest, done, states, parts[written:], row_files)
+                    written = len(parts)
                 if report:
                     report(ranges[done - 1][1], source.n_rows)
         return reduce(moments.merge, states), Sample.join(parts) if collect else None
@@ -343,19 +345,27 @@ def _combine(a, b=None):
     return a if b is None else (moments.merge(a[0], b[0]), a[1] + b[1])
 
 
-def _save(file: Path, digest: str, done: int, states, parts) -> None:
+def _save(file: Path, digest: str, done: int, states, new_parts: list, row_files: list[str]) -> None:
+    """Checkpoint: the per-thread states, and the kept rows collected since the last checkpoint
+    in a file of their own (each kept row is written once, not at every checkpoint)."""
+    if new_parts:
+        rows = file.with_name(f"{file.stem}.rows-{done}.npz")
+        np.savez(rows, **{f.name: getattr(Sample.join(new_parts), f.name) for f in fields(Sample)})
+        row_files.append(rows.name)
     arrays = {f"{j}.{f.name}": getattr(s, f.name) for j, s in enumerate(states) for f in fields(moments.MomentState)}
-    sample = Sample.join(parts) if parts else None
-    if sample is not None:
-        arrays |= {f"sample.{f.name}": getattr(sample, f.name) for f in fields(Sample)}
     temporary = file.with_suffix(".tmp.npz")
-    np.savez(temporary, done=done, digest=digest, **arrays)
+    np.savez(temporary, done=done, digest=digest, row_files=np.array(row_files, dtype=str), **arrays)
     temporary.replace(file)  # atomic: a kill leaves the previous checkpoint whole
 
 
-def _load(file: Path, states, collect: bool):
+def _load(file: Path, states):
+    """The state of a checkpoint: chunks done, per-thread states, kept rows, their files."""
     with np.load(file) as saved:
         loaded = [moments.MomentState(**{f.name: saved[f"{j}.{f.name}"] for f in fields(moments.MomentState)})
                   for j in range(len(states))]
-        parts = [Sample(*(saved[f"sample.{f.name}"] for f in fields(Sample)))] if "sample.X" in saved else []
-        return int(saved["done"]), loaded, parts if collect else []
+        done, row_files = int(saved["done"]), [str(n) for n in saved["row_files"]]
+    parts = []
+    for name in row_files:
+        with np.load(file.with_name(name)) as rows:
+            parts.append(Sample(*(rows[f.name] for f in fields(Sample))))
+    return done, loaded, parts, row_files
