@@ -220,6 +220,8 @@ class Engine:
         """One pass: the merged state of the training rows (and the kept rows with ``collect``)."""
         self.passes += 1
         rows = self.chunk_rows or moments.chunk_rows(spec)
+        if source.block_rows > 1:  # whole row groups per chunk: none is decoded twice
+            rows = max(1, round(rows / source.block_rows)) * source.block_rows
         ranges = [(a, min(a + rows, source.n_rows)) for a in range(0, source.n_rows, rows)]
         if not ranges:
             raise ValueError(f"{source.name}: the data source has no rows")

@@ -56,6 +56,8 @@ class Source:
     n_features: int
     columns: list[str]
     target_name: str = "y"
+    #: Rows stored together (a Parquet row group): engines align their chunks to multiples of it.
+    block_rows: int = 1
     #: False when opened with ``labels=False`` from data without labels (``y`` reads as zeros).
     has_labels: bool = True
 
@@ -340,6 +342,7 @@ class ParquetSource(_ColumnSource):
         meta = parquet.metadata  # every read opens its own reader: engine threads read concurrently
         self.n_rows = meta.num_rows
         self._starts = list(np.cumsum([0] + [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]))
+        self.block_rows = max(1, meta.row_group(0).num_rows) if meta.num_row_groups else 1
 
     def _read(self, start, stop):
         import pyarrow.parquet as pq
@@ -360,6 +363,9 @@ class ParquetSource(_ColumnSource):
                     break
             start, group = last, group + 1
         table = np.concatenate(parts) if parts else np.zeros((0, len(names)))
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()  # return decoded pages now: memory stays O(chunk)
         return (table[:, :-1], table[:, -1]) if self.has_labels else (table, np.zeros(len(table)))
 
 
