@@ -56,6 +56,9 @@ __all__ = [
     "operator_norm_standard_error",
 ]
 
+#: Rows per block inside :func:`weighted_grams`: a scaled copy of this many rows stays in
+#: cache between its multiply and its rank-k update (ours; measured on a 2-core EPYC VM).
+GRAM_BLOCK_ROWS = 4096
 #: Memory for one chunk's temporaries, in bytes (ours; the engine picks rows from it).
 DEFAULT_CHUNK_BYTES = 256 * 2**20
 
@@ -254,17 +257,24 @@ def weighted_grams(X, W):
     xp = namespace(X, W)
     shift = -xp.min(W, axis=0)
     shift = xp.where(shift > 0, shift, 0 * shift)
-    root = xp.sqrt(W + shift)
     base = X.T @ X
-    grams = []
-    A = np.empty_like(X) if xp is np else None
-    for j in range(W.shape[1]):
-        if xp is np:
-            np.multiply(X, root[:, j, None], out=A)  # reuse one buffer: no allocation per column
-        else:
-            A = X * root[:, j, None]
-        grams.append(A.T @ A - shift[j] * base)
-    return xp.stack(grams) if grams else xp.zeros((0, X.shape[1], X.shape[1]), dtype=X.dtype)
+    if xp is not np:
+        roots = xp.sqrt(W + shift)
+        grams = [(A := X * roots[:, j, None]).T @ A - shift[j] * base for j in range(W.shape[1])]
+        return xp.stack(grams) if grams else xp.zeros((0, X.shape[1], X.shape[1]), dtype=X.dtype)
+    # numpy: rows in blocks of GRAM_BLOCK_ROWS so that each scaled copy is made and consumed
+    # while it is in cache, into one reused buffer, with the scales read contiguously.
+    roots = np.ascontiguousarray(np.sqrt(W + shift).T)
+    out = np.zeros((W.shape[1], X.shape[1], X.shape[1]))
+    buffer = np.empty((min(GRAM_BLOCK_ROWS, X.shape[0]), X.shape[1]))
+    for start in range(0, X.shape[0], GRAM_BLOCK_ROWS):
+        block = X[start:start + GRAM_BLOCK_ROWS]
+        A = buffer[: block.shape[0]]
+        for j in range(W.shape[1]):
+            np.multiply(block, roots[j, start:start + block.shape[0], None], out=A)
+            out[j] += A.T @ A
+    out -= shift[:, None, None] * base
+    return out
 
 
 def _add_rows(part: MomentState, b: int, spec: MomentSpec, X, t, S) -> None:
