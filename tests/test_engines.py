@@ -6,6 +6,7 @@ import pytest
 from narrowrelu import learn, moments, planted, relative_error
 from narrowrelu.engines import Engine, RowPlan
 from narrowrelu.sources import ArraySource
+from narrowrelu.subspace import random_unit_vectors
 
 
 @pytest.fixture(scope="module")
@@ -16,9 +17,7 @@ def problem():
 
 
 def _spec(d, rng):
-    G = rng.standard_normal((3, d))
-    return moments.MomentSpec(d=d, degrees=(4,), directions=G / np.linalg.norm(G, axis=1, keepdims=True),
-                              batch_rows=500)
+    return moments.MomentSpec(d=d, degrees=(4,), directions=random_unit_vectors(rng, 3, np.eye(d)), batch_rows=500)
 
 
 @pytest.mark.parametrize("n, fraction", [(4, 0.2), (1000, 0.2), (100_003, 0.3), (10_000_000, 0.2)])

@@ -24,9 +24,6 @@ subset of the training rows is kept in memory for fitting.
 from __future__ import annotations
 
 import hashlib
-import math
-import sys
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
@@ -40,7 +37,7 @@ from . import moments
 from ._arrays import namespace
 from .sources import DaskSource, Source
 
-__all__ = ["RowPlan", "Sample", "Engine", "ENGINES", "chunk_pass", "print_progress"]
+__all__ = ["RowPlan", "Sample", "Engine", "ENGINES", "chunk_pass"]
 
 ENGINES = ("numpy", "torch", "dask")
 
@@ -136,23 +133,6 @@ def _host(array) -> np.ndarray:
     return array if isinstance(array, np.ndarray) else np.asarray(array.cpu())
 
 
-def print_progress(label: str) -> Callable[[int, int], None]:
-    """A progress callback writing rows/s and the ETA to stderr, at most once a second."""
-    begin, last = time.perf_counter(), [0.0]
-
-    def report(done: int, total: int) -> None:
-        now = time.perf_counter() - begin
-        if now - last[0] < 1.0 and done < total:
-            return
-        last[0] = now
-        rate = done / max(now, 1e-9)
-        eta = (total - done) / rate if rate > 0 else math.inf
-        print(f"\r{label}: {done:,}/{total:,} rows, {rate:,.0f} rows/s, ETA {eta:.0f} s",
-              end="\n" if done >= total else "", file=sys.stderr, flush=True)
-
-    return report
-
-
 @dataclass
 class Engine:
     """Runs passes of the accumulator over sources; holds the cluster when ``name="dask"``.
@@ -235,7 +215,7 @@ class Engine:
         states = [moments.init(spec) for _ in range(jobs)]
         parts: list[Sample] = []
         first, row_files = 0, []
-        file = self._checkpoint_file(source, spec, plan, ranges, jobs)
+        file, digest = self._checkpoint_file(source, spec, plan, ranges, jobs)
         if file is not None and self.resume and file.exists():
             first, states, parts, row_files = _load(file, states)
         written = len(parts)
@@ -251,15 +231,16 @@ class Engine:
                 parts += [p for p in pool.map(one, range(len(chunks)), chunks) if p is not None]
                 done = chunks[-1] + 1
                 if file is not None and ((done // jobs) % self.checkpoint_every == 0 or done == len(ranges)):
-                    _save(file, self._digest, done, states, parts[written:], row_files)
+                    _save(file, digest, done, states, parts[written:], row_files)
                     written = len(parts)
                 if report:
                     report(ranges[done - 1][1], source.n_rows)
         return reduce(moments.merge, states), Sample.join(parts) if collect else None
 
-    def _checkpoint_file(self, source, spec, plan, ranges, jobs) -> Path | None:
+    def _checkpoint_file(self, source, spec, plan, ranges, jobs) -> tuple[Path | None, str]:
+        """This pass's checkpoint file and the digest of what it depends on (data, settings, spec)."""
         if self.checkpoint is None:
-            return None
+            return None, ""
         digest = hashlib.sha256(repr((source.name, source.n_rows, source.n_features, plan, len(ranges),
                                       ranges[0], jobs, spec.degrees, spec.n_batches, spec.batch_rows)).encode())
         for array in (spec.directions, *(vars(spec.residual).values() if spec.residual else ())):
@@ -271,8 +252,7 @@ class Engine:
         if self.resume and file.exists() and str(np.load(file)["digest"]) != digest.hexdigest():
             raise ValueError(f"{file} was written for other data or settings; resume with the same data, "
                              "method, options and seed, or start without --resume")
-        self._digest = digest.hexdigest()
-        return file
+        return file, digest.hexdigest()
 
     # -- torch ------------------------------------------------------------------------------
 

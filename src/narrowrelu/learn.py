@@ -16,7 +16,7 @@ from .network import ReLUNetwork
 from .pipeline import EXACT, low_degree_subspace, scan
 from .report import Report
 from .sources import open_source
-from .standardize import StandardizedSource, estimate
+from .standardize import estimate
 
 __all__ = ["learn"]
 
@@ -127,17 +127,18 @@ def learn(
         if standardize:
             begin = time.perf_counter()
             transform = estimate(source, engine)
-            source = StandardizedSource(source, transform)
+            source = transform.source(source)
             report.passes += 1
             report.standardization = {"mean": transform.mean, "whitening": transform.whitening}
             report.add("standardize", time.perf_counter() - begin, mean_norm=float(np.linalg.norm(transform.mean)),
                        whitening_condition=float(np.linalg.cond(transform.whitening)))
         data = scan(source, validation_fraction, engine, report)
         report.n_train, report.n_validation = data.n_train, len(data.y_val)
-        for message in _input_warnings(data, d, k):
+        constant = np.ptp(np.concatenate([data.y, data.y_val])) == 0
+        for message in _input_warnings(data, d, k, constant):
             warnings.warn(message, stacklevel=2)
             report.warnings.append(message)
-        if np.ptp(np.concatenate([data.y, data.y_val])) == 0:
+        if constant:
             net = ReLUNetwork(np.zeros(0), np.zeros((0, d)), intercept=float(data.y[0]))
         elif auto_width:
             net = _choose_width(data, method_fn, rng, settings, report)
@@ -150,7 +151,7 @@ def learn(
     return net
 
 
-def _input_warnings(data, d: int, k: int) -> list[str]:
+def _input_warnings(data, d: int, k: int, constant: bool) -> list[str]:
     """Too few rows, inputs that do not look N(0, I), constant labels."""
     found = []
     if data.n_train < MIN_ROWS_PER_DK * d * k:
@@ -160,7 +161,7 @@ def _input_warnings(data, d: int, k: int) -> list[str]:
     if problems:
         found.append("the inputs do not look standard Gaussian N(0, I), which every method assumes: "
                      + "; ".join(problems) + ". Whiten them first (x -> Sigma^(-1/2) (x - mu))")
-    if np.ptp(np.concatenate([data.y, data.y_val])) == 0:
+    if constant:
         found.append("y is constant: returning the constant network (no neurons)")
     return found
 

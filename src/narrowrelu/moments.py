@@ -257,24 +257,19 @@ def weighted_grams(X, W):
     xp = namespace(X, W)
     shift = -xp.min(W, axis=0)
     shift = xp.where(shift > 0, shift, 0 * shift)
-    base = X.T @ X
-    if xp is not np:
-        roots = xp.sqrt(W + shift)
-        grams = [(A := X * roots[:, j, None]).T @ A - shift[j] * base for j in range(W.shape[1])]
-        return xp.stack(grams) if grams else xp.zeros((0, X.shape[1], X.shape[1]), dtype=X.dtype)
-    # numpy: rows in blocks of GRAM_BLOCK_ROWS so that each scaled copy is made and consumed
-    # while it is in cache, into one reused buffer, with the scales read contiguously.
-    roots = np.ascontiguousarray(np.sqrt(W + shift).T)
-    out = np.zeros((W.shape[1], X.shape[1], X.shape[1]))
-    buffer = np.empty((min(GRAM_BLOCK_ROWS, X.shape[0]), X.shape[1]))
-    for start in range(0, X.shape[0], GRAM_BLOCK_ROWS):
-        block = X[start:start + GRAM_BLOCK_ROWS]
-        A = buffer[: block.shape[0]]
+    roots = xp.sqrt(W + shift).T
+    if xp is np:  # one reused buffer, scales read contiguously
+        roots, buffer = np.ascontiguousarray(roots), np.empty((min(GRAM_BLOCK_ROWS, X.shape[0]), X.shape[1]))
+    # Rows in blocks so that each scaled copy is consumed while in cache; a GPU takes the chunk whole.
+    step = GRAM_BLOCK_ROWS if xp is np else X.shape[0]
+    grams = [0.0] * W.shape[1]
+    for start in range(0, X.shape[0], step):
+        block = X[start:start + step]
         for j in range(W.shape[1]):
-            np.multiply(block, roots[j, start:start + block.shape[0], None], out=A)
-            out[j] += A.T @ A
-    out -= shift[:, None, None] * base
-    return out
+            scale = roots[j, start:start + block.shape[0], None]
+            A = np.multiply(block, scale, out=buffer[: block.shape[0]]) if xp is np else block * scale
+            grams[j] = grams[j] + A.T @ A
+    return xp.stack(grams) - shift[:, None, None] * (X.T @ X)
 
 
 def _add_rows(part: MomentState, b: int, spec: MomentSpec, X, t, S) -> None:

@@ -35,7 +35,7 @@ import numpy as np
 
 from ._validation import check_samples
 
-__all__ = ["Source", "ArraySource", "DaskSource", "open_source", "Writer", "write", "FORMATS"]
+__all__ = ["Source", "ArraySource", "MappedSource", "DaskSource", "open_source", "Writer", "write", "FORMATS"]
 
 #: File formats by suffix (a directory is a ``.npy`` pair).
 FORMATS = {".npz": "npz", ".npy": "npy", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
@@ -105,6 +105,18 @@ class ArraySource(Source):
 
     def _read(self, start, stop):
         return self.X[start:stop], self.y[start:stop]
+
+
+class MappedSource(Source):
+    """The rows of ``source`` passed through ``transform(X, y) -> (X, y)`` as they are read."""
+
+    def __init__(self, source: Source, transform):
+        self.source, self.transform = source, transform
+        self.name, self.n_rows, self.n_features = source.name, source.n_rows, source.n_features
+        self.columns, self.target_name, self.block_rows = source.columns, source.target_name, source.block_rows
+
+    def _read(self, start, stop):
+        return self.transform(*self.source.read(start, stop))
 
 
 class DaskSource(Source):

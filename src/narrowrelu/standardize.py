@@ -22,9 +22,9 @@ import numpy as np
 
 from . import moments
 from .network import ReLUNetwork
-from .sources import Source
+from .sources import MappedSource, Source
 
-__all__ = ["Standardization", "StandardizedSource", "estimate", "to_standard"]
+__all__ = ["Standardization", "estimate", "to_standard"]
 
 #: Covariances with eigenvalues below this share of the largest are refused as singular (ours).
 MIN_EIGENVALUE_RATIO = 1e-10
@@ -39,6 +39,10 @@ class Standardization:
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         return (X - self.mean) @ self.whitening
+
+    def source(self, source: Source) -> MappedSource:
+        """``source`` with its rows standardized as they are read."""
+        return MappedSource(source, lambda X, y: (self.transform(X), y))
 
     def to_original(self, net: ReLUNetwork) -> ReLUNetwork:
         """``net`` learned on standardized inputs, as a function of the original inputs."""
@@ -67,34 +71,11 @@ def to_standard(net: ReLUNetwork, mean, whitening) -> ReLUNetwork:
     return ReLUNetwork(net.weights, U, linear, intercept, biases=None if exact or net.k == 0 else biases)
 
 
-class _Ones(Source):
-    """The rows of a source with the labels replaced by ones (T1, T2 then give E x and E xx^T)."""
-
-    def __init__(self, source: Source):
-        self.source, self.name, self.n_rows = source, source.name, source.n_rows
-        self.n_features, self.columns = source.n_features, source.columns
-
-    def _read(self, start, stop):
-        return self.source.read(start, stop)[0], np.ones(stop - start)
-
-
-class StandardizedSource(Source):
-    """A source whose rows are standardized as they are read."""
-
-    def __init__(self, source: Source, standardization: Standardization):
-        self.source, self.standardization = source, standardization
-        self.name, self.n_rows, self.n_features = source.name, source.n_rows, source.n_features
-        self.columns, self.target_name = source.columns, source.target_name
-
-    def _read(self, start, stop):
-        X, y = self.source.read(start, stop)
-        return self.standardization.transform(X), y
-
-
 def estimate(source: Source, engine) -> Standardization:
     """Mean and covariance of the inputs from one pass over every row; the whitening map."""
     spec = moments.MomentSpec(d=source.n_features, n_batches=1)
-    state = moments.to_numpy(engine.run(_Ones(source), spec)[0])
+    ones = MappedSource(source, lambda X, y: (X, np.ones_like(y)))  # T1, T2 of 1 give E x and E xx^T
+    state = moments.to_numpy(engine.run(ones, spec)[0])
     n = state.count.sum()
     mean = state.sum_tx.sum(axis=0) / n
     covariance = state.gram[:, 0].sum(axis=0) / n - np.outer(mean, mean)
