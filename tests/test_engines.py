@@ -144,3 +144,18 @@ def test_torch_engine_gives_the_same_network(problem):
     on_torch = learn(X, y, 2, random_state=0, engine="torch")
     assert relative_error(on_torch, reference) <= 1e-8
     assert on_torch.report.options["engine"] == "torch"
+
+
+def test_checkpoint_digest_depends_on_the_residual_numbers_only(problem, tmp_path):
+    from narrowrelu import ReLUNetwork
+
+    _, X, y = problem
+    residual = ReLUNetwork([1.0], np.eye(1, 6))
+    labelled = ReLUNetwork([1.0], np.eye(1, 6))
+    labelled.report = object()  # attributes without stable bytes must not enter the digest
+    spec = lambda model: moments.MomentSpec(d=6, residual=model)  # noqa: E731
+    engine = Engine(checkpoint=tmp_path)
+    first = engine._checkpoint_file(ArraySource(X, y), spec(residual), None, [(0, 10)], 1)[1]
+    assert engine._checkpoint_file(ArraySource(X, y), spec(labelled), None, [(0, 10)], 1)[1] == first
+    moved = ReLUNetwork([2.0], np.eye(1, 6))
+    assert engine._checkpoint_file(ArraySource(X, y), spec(moved), None, [(0, 10)], 1)[1] != first

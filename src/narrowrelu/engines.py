@@ -243,9 +243,10 @@ class Engine:
             return None, ""
         digest = hashlib.sha256(repr((source.name, source.n_rows, source.n_features, plan, len(ranges),
                                       ranges[0], jobs, spec.degrees, spec.n_batches, spec.batch_rows)).encode())
-        for array in (spec.directions, *(vars(spec.residual).values() if spec.residual else ())):
-            if array is not None:
-                digest.update(np.ascontiguousarray(array).tobytes())
+        # The residual model enters by its numbers only (a network's report, say, has no stable bytes).
+        for value in (spec.directions, *(vars(spec.residual).values() if spec.residual else ())):
+            if isinstance(value, np.ndarray | float | int):
+                digest.update(np.asarray(value, dtype=np.float64).tobytes())
         folder = Path(self.checkpoint)
         folder.mkdir(parents=True, exist_ok=True)
         file = folder / f"pass-{self.passes}.npz"
