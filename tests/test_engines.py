@@ -159,3 +159,8 @@ def test_checkpoint_digest_depends_on_the_residual_numbers_only(problem, tmp_pat
     assert engine._checkpoint_file(ArraySource(X, y), spec(labelled), None, [(0, 10)], 1)[1] == first
     moved = ReLUNetwork([2.0], np.eye(1, 6))
     assert engine._checkpoint_file(ArraySource(X, y), spec(moved), None, [(0, 10)], 1)[1] != first
+    # ... and of the networks inside a residual model (the corrected quadratic model of auto)
+    quadratic = lambda net: moments.QuadraticModel(0.0, np.zeros(6), np.zeros((6, 6)), net)  # noqa: E731
+    inner = engine._checkpoint_file(ArraySource(X, y), spec(quadratic(residual)), None, [(0, 10)], 1)[1]
+    assert engine._checkpoint_file(ArraySource(X, y), spec(quadratic(labelled)), None, [(0, 10)], 1)[1] == inner
+    assert engine._checkpoint_file(ArraySource(X, y), spec(quadratic(moved)), None, [(0, 10)], 1)[1] != inner

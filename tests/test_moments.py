@@ -136,3 +136,37 @@ def test_bad_input(call, match):
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match=match):
         call(rng.standard_normal((50, 3)), rng.standard_normal(50))
+
+
+def test_network_hermite_moments_match_sample_moments_within_standard_errors():
+    """ReLUNetwork.hermite_moments (closed form) against the sample moments of its outputs."""
+    net = planted.make("random", 5, 3, random_state=3)
+    net.linear, net.intercept = np.linspace(-1.0, 1.0, 5), 0.7
+    X = np.random.default_rng(4).standard_normal((200_000, 5))
+    y, n = net.predict(X), len(X)
+    T0, T1, T2 = net.hermite_moments()
+    m = moments.low_degree(X, y)
+    assert abs(m.T0 - T0) < Z * y.std() / math.sqrt(n)
+    assert np.all(np.abs(m.T1 - T1) < Z * (y[:, None] * X).std(0) / math.sqrt(n))
+    t2 = y[:, None, None] * (X[:, :, None] * X[:, None, :] - np.eye(5))
+    assert np.all(np.abs(m.T2 - T2) < Z * t2.std(0) / math.sqrt(n))
+
+
+def test_quadratic_model_on_a_network_removes_its_low_degree_misfit(rng):
+    """With the true network, q' = net + the fit of y - net: residuals vanish; with a part of
+    it, what is missed keeps only its degree >= 4 components (T2 projected on their span)."""
+    net = planted.make("random", 6, 3, random_state=5)
+    X, y = planted.sample(net, 50_000, random_state=6)
+    low, n = moments.low_degree(X, y), len(y)
+    # y - q'(x) is the sampling error of T0, T1, T2 read as a polynomial: E of its square is
+    # var(y) + sum_j var(y x_j) + 1/2 sum_jk var(y He2_jk), over n.
+    t2 = y[:, None, None] * (X[:, :, None] * X[:, None, :] - np.eye(6))
+    expected = (y.var() + (y[:, None] * X).var(0).sum() + 0.5 * t2.var(0).sum()) / n
+    assert np.mean((y - low.quadratic_model(net).predict(X)) ** 2) < Z**2 * expected
+    part = planted.ReLUNetwork(net.weights[:2], net.directions[:2])
+    span = np.linalg.qr(net.directions.T)[0]
+    r = y - low.quadratic_model(part, span=span).predict(X)
+    missed = net.weights[2] * np.maximum(X @ net.directions[2], 0.0)
+    assert r.var() < 0.05 * missed.var()  # a ReLU's degree >= 3 energy is ~2% of its variance
+    P = span @ span.T
+    np.testing.assert_allclose(low.quadratic_model(span=span).T2, P @ low.T2 @ P)

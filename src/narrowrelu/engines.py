@@ -243,10 +243,8 @@ class Engine:
             return None, ""
         digest = hashlib.sha256(repr((source.name, source.n_rows, source.n_features, plan, len(ranges),
                                       ranges[0], jobs, spec.degrees, spec.n_batches, spec.batch_rows)).encode())
-        # The residual model enters by its numbers only (a network's report, say, has no stable bytes).
-        for value in (spec.directions, *(vars(spec.residual).values() if spec.residual else ())):
-            if isinstance(value, np.ndarray | float | int):
-                digest.update(np.asarray(value, dtype=np.float64).tobytes())
+        for value in (spec.directions, *_numbers(spec.residual)):
+            digest.update(np.asarray(value, dtype=np.float64).tobytes())
         folder = Path(self.checkpoint)
         folder.mkdir(parents=True, exist_ok=True)
         file = folder / f"pass-{self.passes}.npz"
@@ -326,6 +324,20 @@ def _read_block(source, spec, plan, start, stop, collect):
 
 def _combine(a, b=None):
     return a if b is None else (moments.merge(a[0], b[0]), a[1] + b[1])
+
+
+def _numbers(model) -> list:
+    """The numbers of a residual model, models inside it included: a checkpoint's digest hashes
+    these only (a network's report, say, has no stable bytes)."""
+    if model is None:
+        return []
+    found = []
+    for value in vars(model).values():
+        if isinstance(value, np.ndarray | float | int):
+            found.append(value)
+        elif hasattr(value, "predict"):
+            found += _numbers(value)
+    return found
 
 
 def _save(file: Path, digest: str, done: int, states, new_parts: list, row_files: list[str]) -> None:

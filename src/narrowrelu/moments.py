@@ -65,20 +65,25 @@ DEFAULT_CHUNK_BYTES = 256 * 2**20
 
 @dataclass(frozen=True)
 class QuadraticModel:
-    r"""The degree-:math:`\le 2` Hermite fit of the labels.
+    r"""The degree-:math:`\le 2` Hermite fit of the labels, optionally on top of a network.
 
-    .. math:: q(x) = T_0 + \langle T_1, x\rangle + \tfrac12\langle T_2, xx^T - I\rangle
+    .. math:: q(x) = n(x) + T_0 + \langle T_1, x\rangle + \tfrac12\langle T_2, xx^T - I\rangle
+
+    where :math:`n` is ``network`` (zero when None) and :math:`T_\ell` are then the moments
+    of :math:`y - n(x)` (:meth:`Moments.quadratic_model`).
     """
 
     T0: float
     T1: np.ndarray
     T2: np.ndarray
+    network: object | None = None
 
     def predict(self, X):
         """q(X) for numpy arrays or array-API arrays (computed in the namespace of ``X``)."""
         xp = namespace(X)
         quadratic = xp.sum((X @ like(self.T2, X)) * X, axis=1)
-        return self.T0 + X @ like(self.T1, X) + 0.5 * (quadratic - float(np.trace(self.T2)))
+        q = self.T0 + X @ like(self.T1, X) + 0.5 * (quadratic - float(np.trace(self.T2)))
+        return q if self.network is None else q + self.network.predict(X)
 
 
 @dataclass(frozen=True, eq=False)
@@ -174,8 +179,25 @@ class Moments:
     batch_M: np.ndarray = field(repr=False)
     batch_count: np.ndarray = field(repr=False)
 
-    def quadratic_model(self) -> QuadraticModel:
-        return QuadraticModel(self.T0, self.T1, self.T2)
+    def quadratic_model(self, network=None, span: np.ndarray | None = None) -> QuadraticModel:
+        r"""The degree-<=2 Hermite fit of the labels.
+
+        With a ``network`` (a :class:`~narrowrelu.network.ReLUNetwork`): that network plus the
+        fit of :math:`y - n(x)`, whose moments are these minus the network's exact ones (no
+        pass over the data). With ``span`` (d, r), :math:`T_2` is projected onto span
+        ``span``: off the significant directions it is noise, of operator norm
+        :math:`\sim\sqrt{d/n}` but of total variance :math:`\sim d^2/n`, which would
+        otherwise enter every residual.
+
+        Residualising on it removes the network and the degree-<=2 component of what it
+        misses, which keeps the noise of the higher-degree moments small.
+        """
+        N0, N1, N2 = (0.0, 0.0, 0.0) if network is None else network.hermite_moments()
+        T2 = self.T2 - N2
+        if span is not None:
+            P = span @ span.T
+            T2 = P @ T2 @ P
+        return QuadraticModel(self.T0 - N0, self.T1 - N1, T2, network)
 
     def T2_noise(self) -> float:
         """Operator-norm standard error of :attr:`T2`, from the batch-to-batch spread."""

@@ -15,6 +15,7 @@ from scipy.sparse.csgraph import connected_components
 
 from ._arrays import is_device_array, like, namespace
 from ._validation import check_finite_array
+from .hermite import relu_coefficient
 
 __all__ = ["ReLUNetwork", "angles_between"]
 
@@ -126,6 +127,24 @@ class ReLUNetwork:
     def zero(cls, d: int) -> ReLUNetwork:
         """The zero function on R^d (k = 0)."""
         return cls(np.zeros(0), np.zeros((0, d)))
+
+    def hermite_moments(self) -> tuple[float, np.ndarray, np.ndarray]:
+        r"""The exact Hermite moments of degree <= 2 over x ~ N(0, I).
+
+        .. math:: T_0 = E f = c_0 \sum_i \lambda_i + b,\quad
+                  T_1 = E[f\,x] = c_1 \sum_i \lambda_i u_i + a,\quad
+                  T_2 = E[f\,(xx^T - I)] = c_2 \sum_i \lambda_i u_i u_i^T
+
+        for unit :math:`u_i`, linear term :math:`a`, intercept :math:`b` and the ReLU
+        coefficients :math:`c_\ell` (:func:`narrowrelu.hermite.relu_coefficient`).
+        """
+        if self.biases is not None:
+            raise ValueError("hermite_moments needs a network without hidden biases (x ~ N(0, I) coordinates); "
+                             "map it back with narrowrelu.standardize.to_standard first")
+        w, U = self.weights, self.directions
+        T1 = relu_coefficient(1) * (w @ U) + (0.0 if self.linear is None else self.linear)
+        T2 = relu_coefficient(2) * (U.T * w) @ U
+        return relu_coefficient(0) * float(w.sum()) + self.intercept, T1, T2
 
     def predict(self, X) -> np.ndarray:
         """Evaluate the network on the rows of ``X`` (n, d); returns shape (n,).

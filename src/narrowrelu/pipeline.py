@@ -34,6 +34,8 @@ __all__ = [
 EXACT = 1e-10
 #: Restarts also stop when one lands within this relative distance of the best loss (ours).
 AGREE = 0.01
+#: The pure k-ReLU form wins unless a linear term buys more than this share of held-out loss (ours).
+LINEAR_GAIN = 0.01
 
 
 #: Validation rows kept in memory at most; beyond that the held-out share shrinks (ours).
@@ -160,15 +162,16 @@ def fit_in_subspace(
 
     Candidates are the moment-based pool (``candidates="moments"``) or an :math:`\eta`-net of
     the unit sphere of ``V`` (``"net"``, the papers' final step). Each restart selects
-    greedily and, when ``polish`` is on, refines on the projected rows ``Z = X V`` (at most
-    ``fit_rows``). Restarts stop early once one fits the held-out rows to rounding or two
-    agree within ``AGREE``.
+    greedily on about ``select_rows`` of the projected rows ``Z = X V`` and, when ``polish``
+    is on, refines on all of them (at most ``fit_rows``). Restarts stop early once one fits
+    the held-out rows to rounding or two agree within ``AGREE``.
     """
     start = time.perf_counter()
     X, y = _rows(data, options["fit_rows"], rng)
     Z = X @ V
     low = moments.low_degree(Z, y) if options["candidates"] == "moments" else None
     step_iter = options["step_iter"] if options["polish"] else 0
+    select = max(1, len(y) // options["select_rows"])  # greedy selection on every select-th row
     best, best_loss, losses = None, np.inf, []
     for _ in range(options["restarts"]):
         if options["candidates"] == "net":
@@ -176,7 +179,7 @@ def fit_in_subspace(
         else:
             pool = candidate_pool(Z, y, low, rng, n_contractions=options["contractions"],
                                   threshold=options["threshold"], net_points=options["net_points"])
-        U = greedy_select(Z, y, pool, k, step_iter=step_iter)
+        U = greedy_select(Z[::select], y[::select], pool, k, step_iter=step_iter)
         if options["polish"]:
             U, fit = refine(Z, y, U, Z, max_iter=options["refine_iter"])
         else:
@@ -197,21 +200,28 @@ def fit_in_subspace(
 def finish(
     data: Data, net: ReLUNetwork, V: np.ndarray, rng: np.random.Generator, options: dict, report: Report
 ) -> ReLUNetwork:
-    """Stage D: refine all directions in R^d, resolve signs, keep the pure network if it fits as well.
+    """Stage D: resolve signs, refine all directions in R^d; keep the pure network if it fits as well.
 
-    With ``polish`` off the directions stay as found and only the output layer is refitted.
+    The pure k-ReLU form (signs resolved, no linear term) is refined first. A linear term in
+    span ``V`` is then offered to its directions (least squares only); when it buys more
+    than ``LINEAR_GAIN`` of held-out loss, the form with a linear term is refined too and
+    kept if it still does. With ``polish`` off the directions stay as found and only the
+    output layer is refitted.
     """
     start = time.perf_counter()
     X, y = _rows(data, options["polish_rows"], rng)
     iters = options["polish_iter"] if options["polish"] else 0
-    U, fit = _fit_directions(X, y, net.directions, X @ V, iters)
-    with_linear = to_network(U, fit, V, data.d)
-    flipped, remainder = resolve_signs(with_linear)
-    U_pure, fit_pure = _fit_directions(X, y, flipped.directions, None, iters)
-    pure = to_network(U_pure, fit_pure, None, data.d)
-    loss_linear, loss_pure = validation_mse(with_linear, data), validation_mse(pure, data)
-    # Ours: the pure k-ReLU form wins unless the linear term buys more than 1% of held-out loss.
-    chosen = pure if loss_pure <= 1.01 * loss_linear + EXACT * np.var(data.y_val) else with_linear
+    exact = EXACT * np.var(data.y_val)
+    flipped, remainder = resolve_signs(net)
+    U, fit = _fit_directions(X, y, flipped.directions, None, iters)
+    pure = to_network(U, fit, None, data.d)
+    loss_pure = validation_mse(pure, data)
+    offered = to_network(U, output_layer(X, y, U, X @ V), V, data.d)
+    chosen, loss_linear = pure, validation_mse(offered, data)
+    if loss_pure > (1 + LINEAR_GAIN) * loss_linear + exact:
+        with_linear = to_network(*_fit_directions(X, y, net.directions, X @ V, iters), V, data.d)
+        chosen, loss_linear = min([(offered, loss_linear), (with_linear, validation_mse(with_linear, data))],
+                                  key=lambda pair: pair[1])
     if options["collapse_tol"] > 0:
         chosen = chosen.collapse(options["collapse_tol"])
     report.add("polish", time.perf_counter() - start, rows=len(y), linear_remainder=remainder,

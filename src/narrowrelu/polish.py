@@ -27,6 +27,9 @@ __all__ = ["OutputLayer", "output_layer", "refine", "to_network", "resolve_signs
 
 #: Relative ridge added to the normal equations for numerical safety (ours).
 RIDGE = 1e-12
+#: :func:`refine` first solves on an evenly strided subset of at least this many rows, and
+#: at least this many per parameter, when the data has over twice as many (ours).
+COARSE_ROWS, COARSE_ROWS_PER_PARAMETER = 20_000, 10
 
 
 @dataclass
@@ -40,17 +43,22 @@ class OutputLayer:
     residual: np.ndarray  # (n,)
 
 
-def _features(X: np.ndarray, U: np.ndarray, XV: np.ndarray | None) -> np.ndarray:
-    parts = [np.maximum(X @ U.T, 0.0)]
+def _features(XU: np.ndarray, XV: np.ndarray | None) -> np.ndarray:
+    parts = [np.maximum(XU, 0.0)]
     if XV is not None:
         parts.append(XV)
-    parts.append(np.ones((X.shape[0], 1)))
+    parts.append(np.ones((XU.shape[0], 1)))
     return np.hstack(parts)
 
 
 def output_layer(X: np.ndarray, y: np.ndarray, U: np.ndarray, XV: np.ndarray | None = None) -> OutputLayer:
     """Least squares for the weights, the linear coefficients (on ``XV`` = X @ V) and intercept."""
-    F = _features(X, U, XV)
+    return _least_squares(X @ U.T, XV, y)
+
+
+def _least_squares(XU: np.ndarray, XV: np.ndarray | None, y: np.ndarray) -> OutputLayer:
+    """:func:`output_layer` given the pre-activations ``XU`` = X @ U.T (one product per evaluation)."""
+    F = _features(XU, XV)
     gram = F.T @ F
     diag = np.diag(gram)
     scale = np.where(diag > 0, diag, 1.0)  # an all-zero (dead) feature gets weight 0
@@ -62,7 +70,7 @@ def output_layer(X: np.ndarray, y: np.ndarray, U: np.ndarray, XV: np.ndarray | N
         theta = np.linalg.lstsq(gram_s, rhs, rcond=None)[0]
     theta = theta / np.sqrt(scale)
     residual = y - F @ theta
-    k = U.shape[0]
+    k = XU.shape[1]
     linear = None if XV is None else theta[k:-1]
     return OutputLayer(theta[:k], linear, float(theta[-1]), float(residual @ residual / len(y)), residual)
 
@@ -78,18 +86,28 @@ def refine(
 ) -> tuple[np.ndarray, OutputLayer]:
     r"""Refine directions ``U`` (k, d) by L-BFGS on the variable-projection objective.
 
-    Returns the refined unit directions and their least-squares output layer.
+    Coarse to fine: with more than twice ``COARSE_ROWS`` (and ``COARSE_ROWS_PER_PARAMETER``
+    per entry of ``U``) rows, the directions are first refined on every m-th row, which
+    costs a fraction of a full evaluation per step; the full rows then start next to
+    their optimum (on noiseless data, at it). Returns the refined unit directions and
+    their least-squares output layer.
     """
     if U.shape[0] == 0:
         return U, output_layer(X, y, U, XV)
+    stride = len(y) // max(COARSE_ROWS, COARSE_ROWS_PER_PARAMETER * U.size)
+    if stride >= 2:
+        rows = slice(None, None, stride)
+        coarse_XV = None if XV is None else np.ascontiguousarray(XV[rows])
+        U, _ = refine(np.ascontiguousarray(X[rows]), y[rows], U, coarse_XV, max_iter=max_iter, tol=tol)
     shape = U.shape
 
     def objective(flat):
         raw = flat.reshape(shape)
         norms = np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
         V = raw / norms  # the loss is scale-invariant per row; optimise on the sphere
-        fit = output_layer(X, y, V, XV)
-        active = (X @ V.T > 0.0) * fit.weights
+        XU = X @ V.T
+        fit = _least_squares(XU, XV, y)
+        active = (XU > 0.0) * fit.weights
         grad = -2.0 / len(y) * (active * fit.residual[:, None]).T @ X
         grad = (grad - np.sum(grad * V, axis=1, keepdims=True) * V) / norms
         return fit.mse, grad.ravel()

@@ -88,11 +88,23 @@ def squared_contractions(batch_M: np.ndarray) -> np.ndarray:
     ----------
     batch_M : ndarray of shape (B, ..., d, d)
     """
+    return _squared_with_left_out(batch_M)[0]
+
+
+def _squared_with_left_out(batch_M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r""":func:`squared_contractions` and its leave-one-batch-out versions (B, d, d).
+
+    With :math:`T_j = \sum_b \hat M_b(g_j)`, leaving batch :math:`b` out gives
+    :math:`S_{-b} = S + \sum_j (2\hat M_b^2 - T_j\hat M_b - \hat M_bT_j)` (symmetric
+    :math:`\hat M`), so all of them cost two products per batch and contraction.
+    """
     B, d = batch_M.shape[0], batch_M.shape[-1]
     Mb = batch_M.reshape(B, -1, d, d)
     total = Mb.sum(axis=0)
-    S = np.einsum("pij,pjk->ik", total, total) - np.einsum("bpij,bpjk->ik", Mb, Mb)
-    return (S + S.T) / 2
+    squares, crosses = Mb @ Mb, total @ Mb
+    S = (total @ total).sum(axis=0) - squares.sum(axis=(0, 1))
+    left_out = S + (2 * squares - crosses - np.swapaxes(crosses, -1, -2)).sum(axis=1)
+    return (S + S.T) / 2, (left_out + np.swapaxes(left_out, -1, -2)) / 2
 
 
 def significant_square_directions(
@@ -111,11 +123,11 @@ def significant_square_directions(
     """
     B = batch_M.shape[0]
     P = complement_projector(V)
-    mu, Q = np.linalg.eigh(P @ squared_contractions(batch_M) @ P)
+    S, left_out = _squared_with_left_out(batch_M)
+    mu, Q = np.linalg.eigh(P @ S @ P)
     edge = max(-mu[0], np.finfo(float).tiny)
     if B > 2:
-        left_out = np.stack([P @ squared_contractions(np.delete(batch_M, b, axis=0)) @ P
-                             for b in range(B)]) / ((B - 1) * (B - 2))
+        left_out = P @ left_out @ P / ((B - 1) * (B - 2))
         spread = np.abs(np.linalg.eigvalsh(left_out - left_out.mean(axis=0))).max(axis=-1)
         edge = max(edge, JACKKNIFE_WEIGHT * np.sqrt((B - 1) / B * np.sum(spread**2)) * B * (B - 1))
     keep = mu > threshold * edge

@@ -3,18 +3,23 @@ r"""``auto``: noise-calibrated iterative subspace discovery, Jennrich + greedy i
 Our default, built from the shared stages (DESIGN §4)::
 
     T2 <- moments of y;  V <- eigen-directions of T2 above threshold x noise    (pass 1)
-    model <- degree-<=2 Hermite fit of y
-    repeat (CDG+23's iterative discovery):
-        if V grew: model <- k neurons inside V         (Jennrich / greedy / refine)
-        if model fits the held-out rows to rounding: stop
+    q <- degree-<=2 Hermite fit of y, T2 projected onto V (off V it is noise)
+    while dim V < k (CDG+23's iterative discovery, one pass each):
         V <- V + significant directions off V of T2, of each M4(g) and of
-             sum_g M4(g)^2 (cross-batch) of y - model(x),
-             g drawn inside V and in the whole space   (one pass)
-        stop when nothing new is found (dim V <= k + extra_dims)
-    polish in R^d, resolve signs, collapse             (stage D)
+             sum_g M4(g)^2 (cross-batch) of y - q(x), g drawn inside V and in the whole space
+        stop when nothing new is found
+    repeat:
+        net <- k neurons inside V (Jennrich / greedy / refine)              (stage C)
+        if dim V >= k, or nothing was found next to the rough net:
+            net <- net polished in R^d, signs resolved                       (stage D)
+            if net fits the held-out rows to rounding: stop
+        V <- V + significant directions off V of the moments of y - net(x) - q'(x),
+             q' the degree-<=2 fit of y - net (the net's exact moments, T2 on V) (one pass)
+        stop when nothing new is found next to a polished net (dim V <= k + extra_dims)
 
-Residualising on the current model is what makes the later passes sensitive: their noise
-scale is that of the residual, not of y (DESIGN §2).
+Residualising is what makes the later passes sensitive: their noise scale is that of the
+residual, not of y (DESIGN §2). Removing the degree-<=2 fit of what the network misses as
+well keeps the residual small even while the network is wrong.
 """
 
 from __future__ import annotations
@@ -22,16 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..network import ReLUNetwork
-from ..pipeline import (
-    EXACT,
-    Data,
-    finish,
-    fit_in_subspace,
-    grow_subspace,
-    linear_fallback,
-    low_degree_subspace,
-    validation_mse,
-)
+from ..pipeline import EXACT, Data, finish, fit_in_subspace, grow_subspace, linear_fallback, low_degree_subspace
 from ..report import Report
 from ..subspace import random_unit_vectors
 
@@ -48,7 +44,8 @@ DEFAULTS = {
     "net_eta": 0.1,  # eta-net spacing when candidates="net" (ours)
     "max_net": 100_000,  # largest eta-net we agree to search (ours)
     "restarts": 3,  # candidate pools / greedy runs inside V, best by held-out loss (ours)
-    "fit_rows": 40_000,  # rows used inside V for the greedy fit (ours)
+    "fit_rows": 40_000,  # rows used inside V for the fit (ours)
+    "select_rows": 10_000,  # ... of which the greedy selection uses about this many (ours)
     "polish": True,  # local refinement (L-BFGS on the variable-projection loss)
     "step_iter": 25,  # L-BFGS iterations after each greedy step (ours)
     "refine_iter": 150,
@@ -60,24 +57,45 @@ DEFAULTS = {
 
 def auto(data: Data, k: int, rng: np.random.Generator, options: dict, report: Report) -> ReLUNetwork:
     """Our default (see the module docstring)."""
-    d, z = data.d, options["threshold"]
-    low, V = low_degree_subspace(data, k, z, report)
-    model, fitted_dim = low.quadratic_model(), 0
-    exact = EXACT * float(np.var(data.y_val))
-    for _ in range(options["max_stages"]):
-        if V.shape[1] > fitted_dim:
-            model, fitted_dim = fit_in_subspace(data, V, k, rng, options, report), V.shape[1]
-            if validation_mse(model, data) <= exact:
-                break
-        inside = random_unit_vectors(rng, options["contractions_inside"], V) if V.shape[1] else np.zeros((0, d))
-        G = np.vstack([inside, random_unit_vectors(rng, options["contractions_outside"], np.eye(d))])
-        grown = grow_subspace(data, V, k + options["extra_dims"], G, options["degrees"], model, z, report)
+    low, V = low_degree_subspace(data, k, options["threshold"], report)
+    passes = options["max_stages"]
+    while passes and V.shape[1] < k:
+        passes -= 1
+        grown = _discover(data, V, k, rng, options, low.quadratic_model(span=V), report)
         if grown.shape[1] == V.shape[1]:
             break
         V = grown
     if V.shape[1] == 0:
         return linear_fallback(data, report)
+    exact = EXACT * float(np.var(data.y_val))
+    net, polished, stalled = fit_in_subspace(data, V, k, rng, options, report), False, False
+    while True:
+        # Polish once V holds k directions, or when nothing more is found next to the rough fit.
+        if not polished and (V.shape[1] >= k or stalled or not passes):
+            net, polished = finish(data, net, V, rng, options, report), True
+            if report.validation_mse <= exact:
+                break
+        if not passes:
+            break
+        passes -= 1
+        grown = _discover(data, V, k, rng, options, low.quadratic_model(net, span=V), report)
+        if grown.shape[1] == V.shape[1]:
+            if polished:
+                break
+            stalled = True  # look once more, next to the polished network
+            continue
+        V, stalled = grown, False
+        net, polished = fit_in_subspace(data, V, k, rng, options, report), False
     if V.shape[1] > k:
         report.warnings.append(f"the subspace grew to dimension {V.shape[1]} > k = {k} to correct the fit; "
                                f"the network still has at most {k} neurons")
-    return finish(data, model, V, rng, options, report)
+    return net
+
+
+def _discover(data: Data, V: np.ndarray, k: int, rng, options: dict, residual, report: Report) -> np.ndarray:
+    """One discovery pass on ``y - residual(x)``: g drawn inside ``V`` and in the whole space."""
+    d = data.d
+    inside = random_unit_vectors(rng, options["contractions_inside"], V) if V.shape[1] else np.zeros((0, d))
+    G = np.vstack([inside, random_unit_vectors(rng, options["contractions_outside"], np.eye(d))])
+    return grow_subspace(data, V, k + options["extra_dims"], G, options["degrees"], residual,
+                         options["threshold"], report)
