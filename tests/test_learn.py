@@ -27,6 +27,15 @@ def test_auto_recovers_every_family(family, d, k, knobs):
     assert net.k <= k
 
 
+def test_auto_finds_the_vanishing_plane_where_every_moment_below_degree_4_is_zero():
+    """m = 4: T2 = 0 and M4(g) sees the plane at <u, g>^2 ~ 1/d; T2 of the squared residual finds it."""
+    truth = planted.make("vanishing", 60, 8, random_state=3, m=4)
+    X, y = planted.sample(truth, 60_000, random_state=4)
+    assert relative_error(learn(X, y, 8, random_state=0), truth) < RECOVERED
+    # without it (contractions only) nothing is found at this d and n
+    assert relative_error(learn(X, y, 8, random_state=0, squared_residual=False), truth) > 0.5
+
+
 def test_report_is_plain_data():
     truth = planted.make("random", 6, 2, random_state=0)
     X, y = planted.sample(truth, 10_000, random_state=0)

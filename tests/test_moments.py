@@ -170,3 +170,17 @@ def test_quadratic_model_on_a_network_removes_its_low_degree_misfit(rng):
     assert r.var() < 0.05 * missed.var()  # a ReLU's degree >= 3 energy is ~2% of its variance
     P = span @ span.T
     np.testing.assert_allclose(low.quadratic_model(span=span).T2, P @ low.T2 @ P)
+
+
+def test_squared_target_second_moment_within_standard_errors():
+    r"""For y = relu(<u, x>), E[y^2 (xx^T - I)] = u u^T (E t^4 1[t>0] - E t^2 1[t>0] = 3/2 - 1/2)."""
+    rng = np.random.default_rng(9)
+    u = unit(rng, 4)
+    X = rng.standard_normal((200_000, 4))
+    y = np.maximum(X @ u, 0.0)
+    spec = moments.MomentSpec(d=4, squared=True)
+    m = moments.finalize(moments.accumulate(X, y, spec), spec)
+    terms = (y**2)[:, None, None] * (X[:, :, None] * X[:, None, :] - np.eye(4))
+    np.testing.assert_allclose(m.T2_squared, terms.mean(0), atol=1e-10)
+    assert np.all(np.abs(m.T2_squared - np.outer(u, u)) < Z * terms.std(0) / math.sqrt(len(y)))
+    assert m.T2_squared_noise() > 0

@@ -106,6 +106,9 @@ class MomentSpec:
         so that every batch sees several runs (see :func:`batch_rows_for`).
     residual : object with ``predict(X)`` or None
         Model subtracted from ``y`` before accumulating (variance reduction).
+    squared : bool, default=False
+        Also estimate :math:`T_2` of the squared target, :math:`E[t^2 (xx^T - I)]` (one
+        more weighted Gram matrix; :attr:`Moments.T2_squared`).
     """
 
     d: int
@@ -114,6 +117,7 @@ class MomentSpec:
     n_batches: int = 8
     batch_rows: int = 16384
     residual: Callable | None = None
+    squared: bool = False
 
     def __post_init__(self):
         check_positive_int(self.d, "d")
@@ -147,7 +151,7 @@ class MomentState:
     sum_t: np.ndarray  # (B,)
     sum_tt: np.ndarray  # (B,)
     sum_tx: np.ndarray  # (B, d)
-    gram: np.ndarray  # (B, 1 + L p, d, d): slot 0 is sum t x x^T, then sum t a_l(s) x x^T
+    gram: np.ndarray  # (B, 1 + L p [+ 1], d, d): sum t x x^T, then sum t a_l(s) x x^T [, sum t^2 x x^T]
     vec: np.ndarray  # (B, L, p, d): sum t b_l(s) x
     sum_a: np.ndarray  # (B, L, p)
     sum_c: np.ndarray  # (B, L, p)
@@ -167,6 +171,8 @@ class Moments:
     M : ndarray of shape (L, p, d, d), :math:`\hat M_\ell(g_j)` for ``degrees[l]``, ``directions[j]``
     batch_T2 : ndarray of shape (B, d, d)
     batch_M : ndarray of shape (B, L, p, d, d)
+    T2_squared, batch_T2_squared : ndarray of shape (d, d) and (B, d, d), or None
+        :math:`E[t^2 (xx^T - I)]` when the spec asked for it (``squared=True``).
     """
 
     n: int
@@ -178,6 +184,8 @@ class Moments:
     batch_T2: np.ndarray = field(repr=False)
     batch_M: np.ndarray = field(repr=False)
     batch_count: np.ndarray = field(repr=False)
+    T2_squared: np.ndarray | None = None
+    batch_T2_squared: np.ndarray | None = field(default=None, repr=False)
 
     def quadratic_model(self, network=None, span: np.ndarray | None = None) -> QuadraticModel:
         r"""The degree-<=2 Hermite fit of the labels.
@@ -202,6 +210,10 @@ class Moments:
     def T2_noise(self) -> float:
         """Operator-norm standard error of :attr:`T2`, from the batch-to-batch spread."""
         return float(operator_norm_standard_error(self.batch_T2, self.batch_count))
+
+    def T2_squared_noise(self) -> float:
+        """Operator-norm standard error of :attr:`T2_squared`."""
+        return float(operator_norm_standard_error(self.batch_T2_squared, self.batch_count))
 
     def M_noise(self) -> np.ndarray:
         """Operator-norm standard errors of :attr:`M`, shape (L, p)."""
@@ -238,7 +250,7 @@ def init(spec: MomentSpec, like=None) -> MomentState:
         sum_t=zeros((B,)),
         sum_tt=zeros((B,)),
         sum_tx=zeros((B, d)),
-        gram=zeros((B, 1 + L * p, d, d)),
+        gram=zeros((B, 1 + L * p + spec.squared, d, d)),
         vec=zeros((B, L, p, d)),
         sum_a=zeros((B, L, p)),
         sum_c=zeros((B, L, p)),
@@ -308,6 +320,8 @@ def _add_rows(part: MomentState, b: int, spec: MomentSpec, X, t, S) -> None:
     part.sum_t[b] += xp.sum(t)
     part.sum_tt[b] += t @ t
     part.sum_tx[b] += X.T @ t
+    if spec.squared:
+        weights.append((t * t)[:, None])
     part.gram[b] += weighted_grams(X, xp.concat(weights, axis=1))
 
 
@@ -351,7 +365,7 @@ def _contractions(spec: MomentSpec, gram, vec, sum_a, sum_c, count) -> np.ndarra
     if not L:
         return np.zeros(lead + (0, 0, d, d))
     G = spec.directions
-    M = gram[..., 1:, :, :].reshape(lead + (L, p, d, d)).copy()
+    M = gram[..., 1:1 + L * p, :, :].reshape(lead + (L, p, d, d)).copy()
     M -= sum_a[..., None, None] * np.eye(d)
     outer = G[:, :, None] * vec[..., :, :, None, :]
     M += outer + np.swapaxes(outer, -1, -2)
@@ -367,18 +381,27 @@ def finalize(state: MomentState, spec: MomentSpec) -> Moments:
         raise ValueError("no rows were accumulated: the data source is empty")
     eye = np.eye(spec.d)
     safe = np.maximum(state.count, 1)[:, None, None]
-    batch_T2 = (state.gram[:, 0] - state.sum_t[:, None, None] * eye) / safe
     total = lambda a: a.sum(axis=0)  # noqa: E731 - pooled sums over batches
+
+    def second_moment(slot: int, sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """E[w (xx^T - I)] pooled and per batch, for the Gram slot of weight w (sums of w)."""
+        gram = state.gram[:, slot]
+        return (total(gram) - sums.sum() * eye) / n, (gram - sums[:, None, None] * eye) / safe
+
+    T2, batch_T2 = second_moment(0, state.sum_t)
+    T2_squared, batch_T2_squared = second_moment(-1, state.sum_tt) if spec.squared else (None, None)
     return Moments(
         n=int(n),
         T0=float(state.sum_t.sum() / n),
         T1=total(state.sum_tx) / n,
-        T2=(total(state.gram[:, 0]) - state.sum_t.sum() * eye) / n,
+        T2=T2,
         second_moment=float(state.sum_tt.sum() / n),
         M=_contractions(spec, total(state.gram), total(state.vec), total(state.sum_a), total(state.sum_c), n),
         batch_T2=batch_T2,
         batch_M=_contractions(spec, state.gram, state.vec, state.sum_a, state.sum_c, state.count),
         batch_count=state.count.copy(),
+        T2_squared=T2_squared,
+        batch_T2_squared=batch_T2_squared,
     )
 
 
@@ -397,7 +420,7 @@ def default_n_jobs() -> int:
 
 def chunk_rows(spec: MomentSpec, budget_bytes: int = DEFAULT_CHUNK_BYTES) -> int:
     """Rows per chunk so that one chunk's temporaries fit in ``budget_bytes``."""
-    per_row = 8 * (3 * spec.d + 4 * (1 + len(spec.degrees) * spec.n_directions))
+    per_row = 8 * (3 * spec.d + 4 * (1 + len(spec.degrees) * spec.n_directions + spec.squared))
     return max(256, int(budget_bytes // per_row))
 
 

@@ -16,7 +16,7 @@ from . import moments
 from .engines import Engine, RowPlan
 from .network import ReLUNetwork
 from .neurons import candidate_pool, greedy_select, net_size, sphere_net
-from .polish import output_layer, refine, resolve_signs, to_network
+from .polish import linear_as_pair, output_layer, refine, resolve_signs, to_network
 from .report import Report
 from .sources import Source
 from .subspace import (
@@ -119,18 +119,27 @@ def low_degree_subspace(data: Data, k: int, threshold: float, report: Report) ->
 
 def grow_subspace(
     data: Data, V: np.ndarray, max_dim: int, G: np.ndarray, degrees: tuple[int, ...], residual,
-    threshold: float, report: Report, min_singular: float = 0.5,
+    threshold: float, report: Report, min_singular: float = 0.5, squared: bool = False,
 ) -> np.ndarray:
     r"""One pass: :math:`T_2` and :math:`M_\ell(g)` of ``y - residual(x)``; their significant directions off ``V``.
 
-    Returns ``V`` grown by the new directions (at most ``max_dim`` columns in all).
+    With ``squared``, also :math:`T_2` of the squared residual :math:`r^2` (ours): :math:`r`
+    depends on x only through the hidden directions (and V), so the range of
+    :math:`E[r^2(xx^T - I)]` lies in their span, and it sees at full strength what odd and
+    low-degree moments cannot (:math:`|t|`-like structure, the ``vanishing`` family, whose
+    square has a degree-2 part) while a contraction :math:`M_4(g)` sees it at
+    :math:`\langle u, g\rangle^2 \sim 1/d`. Returns ``V`` grown by the new directions (at
+    most ``max_dim`` columns in all).
     """
-    spec = moments.MomentSpec(d=data.d, degrees=tuple(degrees), directions=G,
+    spec = moments.MomentSpec(d=data.d, degrees=tuple(degrees), directions=G, squared=squared,
                               batch_rows=moments.batch_rows_for(data.source.n_rows), residual=residual)
     m = moment_pass(data, spec, report, "moments")
     noise = m.M_noise()
     scaled = lambda f, scale: (f[0], f[1] / scale)  # noqa: E731 - eigenvalues in units of their noise
     found = [scaled(significant_directions(m.T2, m.T2_noise(), threshold, V), m.T2_noise())]
+    if squared:
+        found.append(scaled(significant_directions(m.T2_squared, m.T2_squared_noise(), threshold, V),
+                            m.T2_squared_noise()))
     found += [scaled(significant_directions(m.M[i, j], noise[i, j], threshold, V), noise[i, j])
               for i in range(len(degrees)) for j in range(len(G))]
     found.append(significant_square_directions(m.batch_M, threshold, V))
@@ -204,9 +213,10 @@ def finish(
 
     The pure k-ReLU form (signs resolved, no linear term) is refined first. A linear term in
     span ``V`` is then offered to its directions (least squares only); when it buys more
-    than ``LINEAR_GAIN`` of held-out loss, the form with a linear term is refined too and
-    kept if it still does. With ``polish`` off the directions stay as found and only the
-    output layer is refitted.
+    than ``LINEAR_GAIN`` of held-out loss, the pure form is refined again from the flips'
+    remainder written as two neurons (:func:`~narrowrelu.polish.linear_as_pair`), and if the
+    linear term still wins, the form with a linear term is refined and kept. With ``polish``
+    off the directions stay as found and only the output layer is refitted.
     """
     start = time.perf_counter()
     X, y = _rows(data, options["polish_rows"], rng)
@@ -217,7 +227,12 @@ def finish(
     pure = to_network(U, fit, None, data.d)
     loss_pure = validation_mse(pure, data)
     offered = to_network(U, output_layer(X, y, U, X @ V), V, data.d)
-    chosen, loss_linear = pure, validation_mse(offered, data)
+    loss_linear = validation_mse(offered, data)
+    if loss_pure > (1 + LINEAR_GAIN) * loss_linear + exact and net.k >= 2 and remainder > 0:
+        U, fit = _fit_directions(X, y, linear_as_pair(flipped).directions, None, iters)
+        paired = to_network(U, fit, None, data.d)
+        pure, loss_pure = min([(pure, loss_pure), (paired, validation_mse(paired, data))], key=lambda pair: pair[1])
+    chosen = pure
     if loss_pure > (1 + LINEAR_GAIN) * loss_linear + exact:
         with_linear = to_network(*_fit_directions(X, y, net.directions, X @ V, iters), V, data.d)
         chosen, loss_linear = min([(offered, loss_linear), (with_linear, validation_mse(with_linear, data))],

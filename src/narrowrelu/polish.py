@@ -23,7 +23,7 @@ from scipy.optimize import minimize
 
 from .network import ReLUNetwork
 
-__all__ = ["OutputLayer", "output_layer", "refine", "to_network", "resolve_signs"]
+__all__ = ["OutputLayer", "output_layer", "refine", "to_network", "resolve_signs", "linear_as_pair"]
 
 #: Relative ridge added to the normal equations for numerical safety (ours).
 RIDGE = 1e-12
@@ -155,3 +155,21 @@ def resolve_signs(net: ReLUNetwork) -> tuple[ReLUNetwork, float]:
     remainder = c + flips.astype(float) @ contrib
     directions = np.where(flips[:, None], -net.directions, net.directions)
     return ReLUNetwork(net.weights, directions, remainder, net.intercept), float(np.linalg.norm(remainder))
+
+
+def linear_as_pair(net: ReLUNetwork) -> ReLUNetwork:
+    r"""Absorb the linear term :math:`\langle c, x\rangle` into two neurons, no linear term left.
+
+    .. math:: \langle c, x\rangle = |c|\,(\mathrm{relu}(\langle \hat c, x\rangle)
+              - \mathrm{relu}(-\langle \hat c, x\rangle))
+
+    replaces the two neurons of smallest :math:`|\lambda_i|`. A fit with a free linear term can
+    spend two neurons on nothing and write :math:`|t| = 2\,\mathrm{relu}(t) - t` instead of
+    :math:`\mathrm{relu}(t) + \mathrm{relu}(-t)`; no flip removes that linear term, this does.
+    Needs ``net.k >= 2`` and a non-zero linear term.
+    """
+    c = net.linear
+    keep = np.sort(np.argsort(np.abs(net.weights))[2:])
+    norm = float(np.linalg.norm(c))
+    return ReLUNetwork(np.concatenate([net.weights[keep], [norm, -norm]]),
+                       np.vstack([net.directions[keep], c / norm, -c / norm]), None, net.intercept)

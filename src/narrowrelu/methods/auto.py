@@ -6,7 +6,8 @@ Our default, built from the shared stages (DESIGN §4)::
     q <- degree-<=2 Hermite fit of y, T2 projected onto V (off V it is noise)
     while dim V < k (CDG+23's iterative discovery, one pass each):
         V <- V + significant directions off V of T2, of each M4(g) and of
-             sum_g M4(g)^2 (cross-batch) of y - q(x), g drawn inside V and in the whole space
+             sum_g M4(g)^2 (cross-batch) of r = y - q(x), and of T2 of r^2,
+             g drawn inside V and in the whole space
         stop when nothing new is found
     repeat:
         net <- k neurons inside V (Jennrich / greedy / refine)              (stage C)
@@ -37,6 +38,7 @@ DEFAULTS = {
     "contractions_inside": 4,  # contraction vectors g drawn inside V per pass (ours)
     "contractions_outside": 16,  # ... and in the whole space (ours)
     "degrees": (4,),  # contraction degrees of the discovery passes
+    "squared_residual": True,  # discovery passes also take T2 of the squared residual (ours)
     "extra_dims": 2,  # V may exceed k by this many directions, with a warning (ours)
     "candidates": "moments",  # candidate directions inside V: "moments" or "net"
     "contractions": 6,  # contractions per candidate pool inside V (ours)
@@ -98,4 +100,4 @@ def _discover(data: Data, V: np.ndarray, k: int, rng, options: dict, residual, r
     inside = random_unit_vectors(rng, options["contractions_inside"], V) if V.shape[1] else np.zeros((0, d))
     G = np.vstack([inside, random_unit_vectors(rng, options["contractions_outside"], np.eye(d))])
     return grow_subspace(data, V, k + options["extra_dims"], G, options["degrees"], residual,
-                         options["threshold"], report)
+                         options["threshold"], report, squared=options["squared_residual"])

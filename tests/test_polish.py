@@ -1,0 +1,39 @@
+import numpy as np
+
+from narrowrelu import ReLUNetwork, planted, population_mse, relative_error
+from narrowrelu.polish import COARSE_ROWS, linear_as_pair, output_layer, refine, resolve_signs, to_network
+
+
+def test_resolve_signs_absorbs_a_linear_term_made_by_flips():
+    truth = planted.make("random", 6, 3, random_state=0)
+    # relu(t) = relu(-t) + t: flip neuron 1 and carry its linear part explicitly
+    flipped_dirs = truth.directions * np.array([1.0, -1.0, 1.0])[:, None]
+    written = ReLUNetwork(truth.weights, flipped_dirs, linear=truth.weights[1] * truth.directions[1])
+    assert population_mse(written, truth) < 1e-12
+    resolved, remainder = resolve_signs(written)
+    assert remainder < 1e-12
+    resolved.linear = None
+    assert population_mse(resolved, truth) < 1e-12
+
+
+def test_linear_as_pair_keeps_the_function_when_two_neurons_are_spare():
+    # |t| written as 2 relu(t) - t, with two spare (zero-weight) neurons: no flip removes -t.
+    rng = np.random.default_rng(1)
+    u = rng.standard_normal(5)
+    u /= np.linalg.norm(u)
+    spare = rng.standard_normal((2, 5))
+    written = ReLUNetwork([2.0, 1e-9, -1e-9], np.vstack([u, spare]), linear=-u)
+    assert resolve_signs(written)[1] > 0.5
+    paired = linear_as_pair(written)
+    assert paired.linear is None and paired.k == 3
+    absolute = ReLUNetwork([1.0, 1.0], np.vstack([u, -u]))
+    assert population_mse(paired, absolute) < 1e-16
+
+
+def test_refine_coarse_to_fine_reaches_the_truth_on_noiseless_rows():
+    truth = planted.make("random", 10, 3, random_state=2)
+    X, y = planted.sample(truth, 3 * COARSE_ROWS, random_state=3)  # over twice COARSE_ROWS: two stages
+    start = truth.directions + 0.05 * np.random.default_rng(4).standard_normal(truth.directions.shape)
+    U, fit = refine(X, y, start, None, max_iter=300)
+    assert relative_error(to_network(U, fit, None, 10), truth) < 1e-10
+    np.testing.assert_allclose(output_layer(X, y, U).weights, fit.weights)
