@@ -25,7 +25,7 @@ MIN_ROWS_PER_DK = 20
 
 
 #: The standard-Gaussian diagnostic looks at about this many evenly spread training rows (ours).
-GAUSSIAN_CHECK_ROWS = 100_000
+GAUSSIAN_CHECK_ROWS = 25_000
 
 #: Widths tried by ``k="auto"`` stop at this many neurons (ours).
 MAX_AUTO_K = 16

@@ -26,7 +26,8 @@ from .subspace import (
 )
 
 __all__ = [
-    "Data", "scan", "moment_pass", "low_degree_subspace", "grow_subspace", "fit_in_subspace", "finish",
+    "Data", "scan", "moment_pass", "low_degree_subspace", "grow_on_kept_rows", "grow_subspace", "fit_in_subspace",
+    "finish",
     "linear_fallback",
 ]
 
@@ -115,6 +116,29 @@ def low_degree_subspace(data: Data, k: int, threshold: float, report: Report) ->
     V = merge_directions(empty, [found], max_dim=k)
     report.add("subspace", 0.0, found=V.shape[1], eigenvalues=mu, noise=low.T2_noise(), threshold=threshold)
     return low, V
+
+
+def grow_on_kept_rows(
+    data: Data, V: np.ndarray, max_dim: int, residual, threshold: float, report: Report, squared: bool = True
+) -> np.ndarray:
+    r"""No pass over the source: :math:`T_2` of ``r = y - residual(x)`` (and of :math:`r^2`) on the kept rows.
+
+    Off ``V`` the residual's :math:`T_2` is that of ``y`` with the noise of ``r``, which the
+    residual makes far smaller than that of ``y`` (pass 1), and :math:`T_2` of :math:`r^2` sees
+    every hidden direction at full strength (see :func:`grow_subspace`). Two weighted Gram
+    matrices over at most ``MAX_KEPT_ROWS`` rows in memory; contractions need a pass.
+    """
+    start = time.perf_counter()
+    spec = moments.MomentSpec(d=data.d, squared=squared, batch_rows=moments.batch_rows_for(len(data.y)),
+                              residual=residual)
+    m = moments.finalize(moments.accumulate(data.X, data.y, spec), spec)
+    found = [significant_directions(m.T2, m.T2_noise(), threshold, V)[0]]
+    if squared:
+        found.append(significant_directions(m.T2_squared, m.T2_squared_noise(), threshold, V)[0])
+    grown = merge_directions(V, found, max_dim=max_dim)
+    report.add("subspace", time.perf_counter() - start, found=grown.shape[1] - V.shape[1], source="kept rows",
+               rows=len(data.y), T2_noise=m.T2_noise(), threshold=threshold)
+    return grown
 
 
 def grow_subspace(

@@ -4,10 +4,11 @@ Our default, built from the shared stages (DESIGN §4)::
 
     T2 <- moments of y;  V <- eigen-directions of T2 above threshold x noise    (pass 1)
     q <- degree-<=2 Hermite fit of y, T2 projected onto V (off V it is noise)
-    while dim V < k (CDG+23's iterative discovery, one pass each):
-        V <- V + significant directions off V of T2, of each M4(g) and of
-             sum_g M4(g)^2 (cross-batch) of r = y - q(x), and of T2 of r^2,
-             g drawn inside V and in the whole space
+    while dim V < k (CDG+23's iterative discovery):
+        V <- V + significant directions off V of T2 of r = y - q(x) and of r^2,
+             on the rows kept in memory (no pass)
+        if nothing new: V <- V + those of T2, each M4(g), sum_g M4(g)^2 (cross-batch)
+             of r and T2 of r^2, g drawn inside V and in the whole space  (one pass)
         stop when nothing new is found
     repeat:
         net <- k neurons inside V (Jennrich / greedy / refine)              (stage C)
@@ -28,7 +29,16 @@ from __future__ import annotations
 import numpy as np
 
 from ..network import ReLUNetwork
-from ..pipeline import EXACT, Data, finish, fit_in_subspace, grow_subspace, linear_fallback, low_degree_subspace
+from ..pipeline import (
+    EXACT,
+    Data,
+    finish,
+    fit_in_subspace,
+    grow_on_kept_rows,
+    grow_subspace,
+    linear_fallback,
+    low_degree_subspace,
+)
 from ..report import Report
 from ..subspace import random_unit_vectors
 
@@ -38,7 +48,7 @@ DEFAULTS = {
     "contractions_inside": 4,  # contraction vectors g drawn inside V per pass (ours)
     "contractions_outside": 16,  # ... and in the whole space (ours)
     "degrees": (4,),  # contraction degrees of the discovery passes
-    "squared_residual": True,  # discovery passes also take T2 of the squared residual (ours)
+    "squared_residual": True,  # discovery also takes T2 of the squared residual (ours)
     "extra_dims": 2,  # V may exceed k by this many directions, with a warning (ours)
     "candidates": "moments",  # candidate directions inside V: "moments" or "net"
     "contractions": 6,  # contractions per candidate pool inside V (ours)
@@ -61,9 +71,12 @@ def auto(data: Data, k: int, rng: np.random.Generator, options: dict, report: Re
     """Our default (see the module docstring)."""
     low, V = low_degree_subspace(data, k, options["threshold"], report)
     passes = options["max_stages"]
-    while passes and V.shape[1] < k:
-        passes -= 1
-        grown = _discover(data, V, k, rng, options, low.quadratic_model(span=V), report)
+    while V.shape[1] < k:
+        grown = grow_on_kept_rows(data, V, k + options["extra_dims"], low.quadratic_model(span=V),
+                                  options["threshold"], report, squared=options["squared_residual"])
+        if grown.shape[1] == V.shape[1] and passes:
+            passes -= 1
+            grown = _discover(data, V, k, rng, options, low.quadratic_model(span=V), report)
         if grown.shape[1] == V.shape[1]:
             break
         V = grown
