@@ -10,11 +10,12 @@ Our default, built from the shared stages (DESIGN §4)::
         if nothing new: V <- V + those of T2, each M4(g), sum_g M4(g)^2 (cross-batch)
              of r and T2 of r^2, g drawn inside V and in the whole space  (one pass)
         stop when nothing new is found
+    if dim V < k: V <- V + directions of T2 of r above fill_threshold (< threshold) x noise
     repeat:
         net <- k neurons inside V (Jennrich / greedy / refine)              (stage C)
         if dim V >= k, or nothing was found next to the rough net:
             net <- net polished in R^d, signs resolved                       (stage D)
-            if net fits the held-out rows to rounding: stop
+            if net's held-out loss <= EXACT x Var y: stop
         V <- V + significant directions off V of the moments of y - net(x) - q'(x),
              q' the degree-<=2 fit of y - net (the net's exact moments, T2 on V) (one pass)
         stop when nothing new is found next to a polished net (dim V <= k + extra_dims)
@@ -44,6 +45,7 @@ from ..subspace import random_unit_vectors
 
 DEFAULTS = {
     "threshold": 4.0,  # eigenvalues count above threshold x their noise scale (ours)
+    "fill_threshold": 2.0,  # ... or above this, while fewer than k directions are found (ours)
     "max_stages": 4,  # discovery passes after the first (ours)
     "contractions_inside": 4,  # contraction vectors g drawn inside V per pass (ours)
     "contractions_outside": 16,  # ... and in the whole space (ours)
@@ -80,15 +82,17 @@ def auto(data: Data, k: int, rng: np.random.Generator, options: dict, report: Re
         if grown.shape[1] == V.shape[1]:
             break
         V = grown
+    if 0 < V.shape[1] < k:  # fewer than k directions: admit weaker ones of T2 of r for the fit to use
+        V = grow_on_kept_rows(data, V, k, low.quadratic_model(span=V), options["fill_threshold"], report,
+                              squared=False)
     if V.shape[1] == 0:
         return linear_fallback(data, report)
-    exact = EXACT * float(np.var(data.y_val))
     net, polished, stalled = fit_in_subspace(data, V, k, rng, options, report), False, False
     while True:
         # Polish once V holds k directions, or when nothing more is found next to the rough fit.
         if not polished and (V.shape[1] >= k or stalled or not passes):
             net, polished = finish(data, net, V, rng, options, report), True
-            if report.validation_mse <= exact:
+            if report.validation_relative <= EXACT:
                 break
         if not passes:
             break
