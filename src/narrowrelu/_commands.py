@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import planted
+from .bench.harness import SUITES
 from .engines import ENGINES, Engine
 from .learn import learn
 from .methods import METHODS
@@ -316,7 +317,7 @@ def export(model, output, float32) -> None:
 
 @app.command()
 @click.option("--suite", default="quick", show_default=True,
-              type=click.Choice(["quick", "standard", "full", "safran", "throughput", "smoke"]))
+              type=click.Choice(list(SUITES)))
 @click.option("--out", "out_dir", required=True, help="Directory for results.json, results.md and the plots.")
 @click.option("--methods", default=None, help="Comma-separated subset of methods (default: the suite's).")
 @click.option("--seeds", default=None, type=click.IntRange(1), help="Seeds per case (default: the suite's).")

@@ -1,6 +1,6 @@
 """The benchmark harness: every method on the same sampled data, exact errors, resumable.
 
-``narrowrelu bench --suite {quick,standard,full,safran,throughput} --out DIR`` (or
+``narrowrelu bench --suite {quick,standard,full,recovery,recovery-large,safran,throughput} --out DIR`` (or
 ``python -m narrowrelu.bench``) writes ``DIR/results.json`` (``meta`` and one record per
 run), ``DIR/results.md`` (tables) and PNG plots. Records already in ``results.json`` are
 skipped, so an interrupted suite continues where it stopped.
@@ -70,6 +70,11 @@ def _sweeps(d: int, k: int, per_dk: int, widths, dims, multiples) -> list[Case]:
             + [Case("random", d, k, m * d * k, tag="samples") for m in multiples])
 
 
+def _recovery(d: int, k: int, per_dk: int, families=planted.FAMILIES) -> list[Case]:
+    """Every family at its default knobs (BENCHMARKS.md), ``per_dk * d * k`` noiseless rows."""
+    return [Case(family, d, k, per_dk * d * k) for family in families]
+
+
 @dataclass
 class Suite:
     cases: list[Case]
@@ -94,6 +99,11 @@ SUITES = {
                   seeds=10, methods=OURS + BASELINE_NAMES),
     "safran": Suite([Case("orthonormal", k, k, 500 * k * k, tag="safran") for k in range(6, 15)], seeds=2,
                     methods=("auto", "adam"), safran_ks=tuple(range(6, 15))),
+    # auto alone, for the share of seeds recovered (issue: >= 99% for k <= 8, d <= 200).
+    "recovery": Suite(_recovery(20, 4, 500) + _recovery(50, 8, 250) + [Case("orthonormal", 20, 20, 500 * 20 * 20)],
+                      seeds=10, methods=("auto",)),
+    "recovery-large": Suite(_recovery(100, 8, 375) + _recovery(100, 14, 215) + _recovery(200, 8, 250),
+                            seeds=2, methods=("auto",)),
     "throughput": Suite([], seeds=0, methods=(), extra={"throughput": True}),
     # CI's smoke test of the harness: one family, one seed, every method, a small Safran check.
     "smoke": Suite([Case("random", 6, 2, 6000)], seeds=1, methods=OURS + BASELINE_NAMES, safran_ks=(6,),
