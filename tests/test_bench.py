@@ -19,7 +19,7 @@ def test_smoke_suite_runs_every_method_and_resumes(tmp_path):
     for r in runs:
         assert r["error_kind"] in ("exact", "monte-carlo") and r["seconds"] >= 0 and r["samples_used"] > 0
     auto = next(r for r in runs if r["method"] == "auto")
-    assert auto["recovered"] and auto["passes"] >= 2
+    assert auto["recovered"] and auto["passes"] >= 1  # the report counts the passes over the data
     safran = next(r for r in results["records"] if r["tag"] == "safran-population")
     assert safran["runs"] == 20 and safran["reference_percent"] == 0.3
     assert "## The zoo" in (tmp_path / "results.md").read_text()
