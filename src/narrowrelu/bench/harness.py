@@ -1,6 +1,6 @@
 """The benchmark harness: every method on the same sampled data, exact errors, resumable.
 
-``narrowrelu bench --suite {quick,standard,full,recovery,recovery-large,safran,throughput} --out DIR`` (or
+``narrowrelu bench --suite {quick,standard,full,recovery,recovery-large,noisy,safran,throughput} --out DIR`` (or
 ``python -m narrowrelu.bench``) writes ``DIR/results.json`` (``meta`` and one record per
 run), ``DIR/results.md`` (tables) and PNG plots. Records already in ``results.json`` are
 skipped, so an interrupted suite continues where it stopped.
@@ -104,6 +104,9 @@ SUITES = {
                       seeds=10, methods=("auto",)),
     "recovery-large": Suite(_recovery(100, 8, 375) + _recovery(100, 14, 215) + _recovery(200, 8, 250),
                             seeds=2, methods=("auto",)),
+    # auto alone on noisy data, against the oracle (refinement started at the truth, same rows).
+    "noisy": Suite([Case("random", d, k, n, noise) for d, k, n in ((20, 4, 40_000), (50, 8, 160_000), (100, 5, 100_000))
+                    for noise in (0.1, 0.5)], seeds=5, methods=("auto",)),
     "throughput": Suite([], seeds=0, methods=(), extra={"throughput": True}),
     # CI's smoke test of the harness: one family, one seed, every method, a small Safran check.
     "smoke": Suite([Case("random", 6, 2, 6000)], seeds=1, methods=OURS + BASELINE_NAMES, safran_ks=(6,),
