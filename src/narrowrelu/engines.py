@@ -202,6 +202,8 @@ class Engine:
         rows = self.chunk_rows or moments.chunk_rows(spec)
         if source.block_rows > 1:  # whole row groups per chunk: none is decoded twice
             rows = max(1, round(rows / source.block_rows)) * source.block_rows
+        elif self.chunk_rows is None and rows > spec.batch_rows:  # whole batch runs: no short fragments
+            rows -= rows % spec.batch_rows
         ranges = [(a, min(a + rows, source.n_rows)) for a in range(0, source.n_rows, rows)]
         if not ranges:
             raise ValueError(f"{source.name}: the data source has no rows")

@@ -309,17 +309,19 @@ def weighted_grams(X, W):
 def _add_rows(part: MomentState, b: int, spec: MomentSpec, X, t, S) -> None:
     """Add the sums over the rows ``X``, ``t`` (all of batch ``b``) into ``part``, in place."""
     xp = namespace(X)
-    weights = [t[:, None]]
+    weights, firsts = [t[:, None]], []
     for i, degree in enumerate(spec.degrees):
         a, bb, c = contraction_weights(degree, S)
         weights.append(t[:, None] * a)
-        part.vec[b, i] += (X.T @ (t[:, None] * bb)).T
+        firsts.append(t[:, None] * bb)
         part.sum_a[b, i] += t @ a
         part.sum_c[b, i] += t @ c
+    linear = X.T @ xp.concat([*firsts, t[:, None]], axis=1)  # every first-order sum in one read of X
+    part.vec[b] += xp.reshape(linear[:, :-1].T, part.vec.shape[1:])
     part.count[b] += t.shape[0]
     part.sum_t[b] += xp.sum(t)
     part.sum_tt[b] += t @ t
-    part.sum_tx[b] += X.T @ t
+    part.sum_tx[b] += linear[:, -1]
     if spec.squared:
         weights.append((t * t)[:, None])
     part.gram[b] += weighted_grams(X, xp.concat(weights, axis=1))
@@ -435,7 +437,9 @@ def accumulate(
     from .engines import Engine
     from .sources import ArraySource
 
-    source = ArraySource(*check_samples(X, y, spec.d))
+    source = ArraySource(X, y)
+    if source.n_features != spec.d:
+        raise ValueError(f"X must have {spec.d} columns (features), got {source.n_features}")
     return Engine(n_jobs=n_jobs, chunk_rows=chunk_size).run(source, spec)[0]
 
 

@@ -60,6 +60,8 @@ class Source:
     block_rows: int = 1
     #: False when opened with ``labels=False`` from data without labels (``y`` reads as zeros).
     has_labels: bool = True
+    #: True when every cell was checked finite on opening, so that reads skip the check.
+    checked: bool = False
 
     def _read(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
@@ -69,6 +71,8 @@ class Source:
         X, y = self._read(start, stop)
         X = np.asarray(X, dtype=np.float64).reshape(stop - start, self.n_features)
         y = np.asarray(y, dtype=np.float64).reshape(stop - start)
+        if self.checked:
+            return X, y
         for values, names in ((X, self.columns), (y[:, None], [self.target_name])):
             bad = ~np.isfinite(values)
             if bad.any():
@@ -97,6 +101,8 @@ class Source:
 
 class ArraySource(Source):
     """In-memory arrays ``X`` (n, d) and ``y`` (n,), checked once."""
+
+    checked = True
 
     def __init__(self, X, y, name: str = "arrays"):
         self.X, self.y = check_samples(X, y)

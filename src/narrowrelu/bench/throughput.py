@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from .. import moments, planted
 from ..engines import Engine
-from ..sources import Writer, open_source
+from ..sources import ArraySource, Writer, open_source
 from .memory import PeakRSS
 
 
@@ -63,7 +63,8 @@ def pass_time(X: np.ndarray, y: np.ndarray, n_directions: int, repeats: int, rng
     G = rng.standard_normal((n_directions, X.shape[1]))
     G /= np.linalg.norm(G, axis=1, keepdims=True)
     spec = moments.MomentSpec(d=X.shape[1], degrees=(4,), directions=G, batch_rows=moments.batch_rows_for(len(y)))
-    return _best_time(lambda: moments.accumulate(X, y, spec), repeats)
+    source = ArraySource(X, y)  # opened (and checked) once, as learn does
+    return _best_time(lambda: Engine().run(source, spec), repeats)
 
 
 def run(n: int = 1_000_000, d: int = 200, directions=(4, 8, 20), repeats: int = 3, seed: int = 0) -> dict:
@@ -75,8 +76,10 @@ def run(n: int = 1_000_000, d: int = 200, directions=(4, 8, 20), repeats: int = 
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d))
     y = rng.standard_normal(n)
-    plain = plain_gram_time(X, repeats)
+    before = plain_gram_time(X, repeats)
     passes = {p: pass_time(X, y, p, repeats, rng) for p in directions}
+    # The baseline is timed before and after the passes and its best kept: the machine's best rate.
+    plain = {kind: min(t, before[kind]) for kind, t in plain_gram_time(X, repeats).items()}
     return {
         "n": n,
         "d": d,
