@@ -122,7 +122,8 @@ def demo(family, d, k, n, noise, seed, baseline, png) -> None:
     out.print(f"planted: {family} network, d={d}, k={k}, {n} samples, noise={noise}\n")
     start = time.perf_counter()
     net = learn(X, y, k, random_state=seed)
-    rows = [("narrowrelu (auto)", net, time.perf_counter() - start, f"{net.report.passes} data passes")]
+    passes = net.report.passes
+    rows = [("narrowrelu (auto)", net, time.perf_counter() - start, f"{passes} data pass{'es' * (passes != 1)}")]
     out.print(str(net.report), "\n", markup=False)
     if baseline:
         try:

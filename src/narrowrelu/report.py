@@ -73,7 +73,7 @@ class Report:
     def __str__(self) -> str:
         lines = [
             f"narrowrelu {self.method}: k={self.k}, d={self.d}, {self.n_train} training + "
-            f"{self.n_validation} held-out rows, {self.passes} data passes",
+            f"{self.n_validation} held-out rows, {self.passes} data pass{'es' * (self.passes != 1)}",
         ]
         for record in self.stages:
             rest = ", ".join(f"{k}={_short(v)}" for k, v in record.items() if k not in ("stage", "seconds"))
