@@ -119,6 +119,20 @@ def low_degree_subspace(data: Data, k: int, threshold: float, report: Report) ->
     return low, V
 
 
+def _scaled(M: np.ndarray, noise: float, threshold: float, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Significant directions of ``M`` off ``V``, eigenvalues in units of ``noise``."""
+    directions, mu = significant_directions(M, noise, threshold, V)
+    return directions, mu / noise
+
+
+def _second_moment_directions(m: moments.Moments, threshold: float, V: np.ndarray) -> list:
+    """:func:`_scaled` for :math:`T_2` of the target and, when taken, of its square."""
+    found = [_scaled(m.T2, m.T2_noise(), threshold, V)]
+    if m.T2_squared is not None:
+        found.append(_scaled(m.T2_squared, m.T2_squared_noise(), threshold, V))
+    return found
+
+
 def grow_on_kept_rows(
     data: Data, V: np.ndarray, max_dim: int, residual, threshold: float, report: Report, squared: bool = True
 ) -> np.ndarray:
@@ -133,10 +147,7 @@ def grow_on_kept_rows(
     spec = moments.MomentSpec(d=data.d, squared=squared, batch_rows=moments.batch_rows_for(len(data.y)),
                               residual=residual)
     m = moments.finalize(moments.accumulate(data.X, data.y, spec), spec)
-    found = [significant_directions(m.T2, m.T2_noise(), threshold, V)[0]]
-    if squared:
-        found.append(significant_directions(m.T2_squared, m.T2_squared_noise(), threshold, V)[0])
-    grown = merge_directions(V, found, max_dim=max_dim)
+    grown = merge_directions(V, [f[0] for f in _second_moment_directions(m, threshold, V)], max_dim=max_dim)
     report.add("subspace", time.perf_counter() - start, found=grown.shape[1] - V.shape[1], source="kept rows",
                rows=len(data.y), T2_noise=m.T2_noise(), threshold=threshold)
     return grown
@@ -160,13 +171,8 @@ def grow_subspace(
                               batch_rows=moments.batch_rows_for(data.source.n_rows), residual=residual)
     m = moment_pass(data, spec, report, "moments")
     noise = m.M_noise()
-    scaled = lambda f, scale: (f[0], f[1] / scale)  # noqa: E731 - eigenvalues in units of their noise
-    found = [scaled(significant_directions(m.T2, m.T2_noise(), threshold, V), m.T2_noise())]
-    if squared:
-        found.append(scaled(significant_directions(m.T2_squared, m.T2_squared_noise(), threshold, V),
-                            m.T2_squared_noise()))
-    found += [scaled(significant_directions(m.M[i, j], noise[i, j], threshold, V), noise[i, j])
-              for i in range(len(degrees)) for j in range(len(G))]
+    found = _second_moment_directions(m, threshold, V)
+    found += [_scaled(m.M[i, j], noise[i, j], threshold, V) for i in range(len(degrees)) for j in range(len(G))]
     found.append(significant_square_directions(m.batch_M, threshold, V))
     grown = merge_directions(V, [f[0] for f in found], max_dim=max_dim, min_singular=min_singular)
     report.add("subspace", 0.0, found=grown.shape[1] - V.shape[1], degrees=list(degrees),
@@ -251,7 +257,8 @@ def finish(
     U, fit = _fit_directions(X, y, flipped.directions, None, iters)
     pure = to_network(U, fit, None, data.d)
     loss_pure = validation_mse(pure, data)
-    offered = to_network(U, output_layer(X, y, U, X @ V), V, data.d)
+    XV = X @ V
+    offered = to_network(U, output_layer(X, y, U, XV), V, data.d)
     loss_linear = validation_mse(offered, data)
     if loss_pure > (1 + LINEAR_GAIN) * loss_linear + exact and net.k >= 2 and remainder > 0:
         U, fit = _fit_directions(X, y, linear_as_pair(flipped).directions, None, iters)
@@ -259,7 +266,7 @@ def finish(
         pure, loss_pure = min([(pure, loss_pure), (paired, validation_mse(paired, data))], key=lambda pair: pair[1])
     chosen = pure
     if loss_pure > (1 + LINEAR_GAIN) * loss_linear + exact:
-        with_linear = to_network(*_fit_directions(X, y, net.directions, X @ V, iters), V, data.d)
+        with_linear = to_network(*_fit_directions(X, y, net.directions, XV, iters), V, data.d)
         chosen, loss_linear = min([(offered, loss_linear), (with_linear, validation_mse(with_linear, data))],
                                   key=lambda pair: pair[1])
     if options["collapse_tol"] > 0:

@@ -60,15 +60,10 @@ def _features(XU: np.ndarray, XV: np.ndarray | None) -> np.ndarray:
 
 def output_layer(X: np.ndarray, y: np.ndarray, U: np.ndarray, XV: np.ndarray | None = None) -> OutputLayer:
     """Least squares for the weights, the linear coefficients (on ``XV`` = X @ V) and intercept."""
-    return _least_squares(X @ U.T, XV, y)
-
-
-def _least_squares(XU: np.ndarray, XV: np.ndarray | None, y: np.ndarray) -> OutputLayer:
-    """:func:`output_layer` given the pre-activations ``XU`` = X @ U.T."""
-    F = _features(XU, XV)
+    F = _features(X @ U.T, XV)
     theta = _solve(F.T @ F, F.T @ y)
     residual = y - F @ theta
-    k = XU.shape[1]
+    k = U.shape[0]
     linear = None if XV is None else theta[k:-1]
     return OutputLayer(theta[:k], linear, float(theta[-1]), float(residual @ residual / len(y)), residual)
 

@@ -363,6 +363,7 @@ class ParquetSource(_ColumnSource):
         self.block_rows = max(1, meta.row_group(0).num_rows) if meta.num_row_groups else 1
 
     def _read(self, start, stop):
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
         reader = pq.ParquetFile(self._args[0])
@@ -381,8 +382,6 @@ class ParquetSource(_ColumnSource):
                     break
             start, group = last, group + 1
         table = np.concatenate(parts) if parts else np.zeros((0, len(names)))
-        import pyarrow as pa
-
         pa.default_memory_pool().release_unused()  # return decoded pages now: memory stays O(chunk)
         return (table[:, :-1], table[:, -1]) if self.has_labels else (table, np.zeros(len(table)))
 

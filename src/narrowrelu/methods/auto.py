@@ -74,11 +74,12 @@ def auto(data: Data, k: int, rng: np.random.Generator, options: dict, report: Re
     low, V = low_degree_subspace(data, k, options["threshold"], report)
     passes = options["max_stages"]
     while V.shape[1] < k:
-        grown = grow_on_kept_rows(data, V, k + options["extra_dims"], low.quadratic_model(span=V),
-                                  options["threshold"], report, squared=options["squared_residual"])
+        residual = low.quadratic_model(span=V)
+        grown = grow_on_kept_rows(data, V, k + options["extra_dims"], residual, options["threshold"], report,
+                                  squared=options["squared_residual"])
         if grown.shape[1] == V.shape[1] and passes:
             passes -= 1
-            grown = _discover(data, V, k, rng, options, low.quadratic_model(span=V), report)
+            grown = _discover(data, V, k, rng, options, residual, report)
         if grown.shape[1] == V.shape[1]:
             break
         V = grown
