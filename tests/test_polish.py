@@ -1,7 +1,15 @@
 import numpy as np
 
 from narrowrelu import ReLUNetwork, planted, population_mse, relative_error
-from narrowrelu.polish import COARSE_ROWS, linear_as_pair, output_layer, refine, resolve_signs, to_network
+from narrowrelu.polish import (
+    COARSE_ROWS,
+    COARSE_STRIDE,
+    linear_as_pair,
+    output_layer,
+    refine,
+    resolve_signs,
+    to_network,
+)
 
 
 def test_resolve_signs_absorbs_a_linear_term_made_by_flips():
@@ -32,7 +40,7 @@ def test_linear_as_pair_keeps_the_function_when_two_neurons_are_spare():
 
 def test_refine_coarse_to_fine_reaches_the_truth_on_noiseless_rows():
     truth = planted.make("random", 10, 3, random_state=2)
-    X, y = planted.sample(truth, 3 * COARSE_ROWS, random_state=3)  # over twice COARSE_ROWS: two stages
+    X, y = planted.sample(truth, COARSE_STRIDE**2 * COARSE_ROWS, random_state=3)  # three levels
     start = truth.directions + 0.05 * np.random.default_rng(4).standard_normal(truth.directions.shape)
     U, fit = refine(X, y, start, None, max_iter=300)
     assert relative_error(to_network(U, fit, None, 10), truth) < 1e-10

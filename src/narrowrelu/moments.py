@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 
 import numpy as np
 
@@ -78,10 +79,19 @@ class QuadraticModel:
     T2: np.ndarray
     network: object | None = None
 
+    @cached_property
+    def _factors(self) -> tuple[np.ndarray, np.ndarray]:
+        r""":math:`T_2 = W\,\mathrm{diag}(\mu)\,W^T` over its non-zero eigenvalues: a :math:`T_2`
+        projected onto r directions then costs O(n d r) to evaluate, not O(n d^2)."""
+        mu, W = np.linalg.eigh(self.T2)
+        keep = np.abs(mu) > 1e-12 * max(float(np.max(np.abs(mu), initial=0.0)), 1e-300)
+        return mu[keep], W[:, keep]
+
     def predict(self, X):
         """q(X) for numpy arrays or array-API arrays (computed in the namespace of ``X``)."""
-        xp = namespace(X)
-        quadratic = xp.sum((X @ like(self.T2, X)) * X, axis=1)
+        mu, W = self._factors
+        XW = X @ like(W, X)
+        quadratic = (XW * XW) @ like(mu, X)
         q = self.T0 + X @ like(self.T1, X) + 0.5 * (quadratic - float(np.trace(self.T2)))
         return q if self.network is None else q + self.network.predict(X)
 

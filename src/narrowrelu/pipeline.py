@@ -28,6 +28,8 @@ from .subspace import (
 __all__ = [
     "Data", "scan", "moment_pass", "low_degree_subspace", "grow_on_kept_rows", "grow_subspace", "fit_in_subspace",
     "finish",
+    "record",
+    "validation_mse",
     "linear_fallback",
 ]
 
@@ -196,15 +198,19 @@ def _net_pool(r: int, rows: int, k: int, rng: np.random.Generator, options: dict
 
 
 def fit_in_subspace(
-    data: Data, V: np.ndarray, k: int, rng: np.random.Generator, options: dict, report: Report
-) -> ReLUNetwork:
+    data: Data, V: np.ndarray, k: int, rng: np.random.Generator, options: dict, report: Report,
+    restarts: int | None = None, to_beat: float | None = None,
+) -> ReLUNetwork | None:
     r"""Stage C: ``k`` neurons inside span ``V`` (d, r), best of ``restarts`` by held-out loss.
 
     Candidates are the moment-based pool (``candidates="moments"``) or an :math:`\eta`-net of
     the unit sphere of ``V`` (``"net"``, the papers' final step). Each restart selects
     greedily on about ``select_rows`` of the projected rows ``Z = X V`` and, when ``polish``
-    is on, refines on all of them (at most ``fit_rows``). Restarts stop early once one fits
-    the held-out rows to rounding or two agree within ``AGREE``.
+    is on, refines on all of them (at most ``fit_rows``). Restarts (``options["restarts"]``
+    unless given) stop early once one fits the held-out rows to rounding, or once one is
+    better than the earlier ones or within ``AGREE`` of the best of them. With ``to_beat``,
+    the held-out loss of an earlier fit, that loss counts as an earlier restart and the
+    result is ``None`` unless a restart beats it by more than ``AGREE``.
     """
     start = time.perf_counter()
     X, y = _rows(data, options["fit_rows"], rng)
@@ -212,8 +218,9 @@ def fit_in_subspace(
     low = moments.low_degree(Z, y) if options["candidates"] == "moments" else None
     step_iter = options["step_iter"] if options["polish"] else 0
     select = max(1, len(y) // options["select_rows"])  # greedy selection on every select-th row
+    earlier = [] if to_beat is None else [to_beat]
     best, best_loss, losses = None, np.inf, []
-    for _ in range(options["restarts"]):
+    for _ in range(options["restarts"] if restarts is None else restarts):
         if options["candidates"] == "net":
             pool = _net_pool(V.shape[1], len(y), k, rng, options)
         else:
@@ -229,11 +236,14 @@ def fit_in_subspace(
         losses.append(loss)
         if loss < best_loss:
             best, best_loss = net, loss
-        agree = len(losses) > 1 and abs(loss - best_loss) <= AGREE * best_loss
+        agree = bool(earlier) and loss <= (1 + AGREE) * min(earlier)
+        earlier.append(loss)
         if best_loss <= EXACT * np.var(data.y_val) or agree:
             break
     report.add("neurons", time.perf_counter() - start, subspace_dim=V.shape[1], rows=len(y),
                candidates=len(pool), source=options["candidates"], restart_validation_mse=losses)
+    if to_beat is not None and best_loss >= (1 - AGREE) * to_beat:
+        return None
     return best
 
 
@@ -274,9 +284,14 @@ def finish(
     report.add("polish", time.perf_counter() - start, rows=len(y), linear_remainder=remainder,
                validation_mse_linear=loss_linear, validation_mse_pure=loss_pure,
                signs_resolved=chosen.linear is None)
-    report.validation_mse = validation_mse(chosen, data)
+    return record(chosen, data, report)
+
+
+def record(net: ReLUNetwork, data: Data, report: Report) -> ReLUNetwork:
+    """Write ``net``'s held-out loss (and relative to the variance of the held-out labels) into ``report``."""
+    report.validation_mse = validation_mse(net, data)
     report.validation_relative = report.validation_mse / max(float(np.var(data.y_val)), 1e-300)
-    return chosen
+    return net
 
 
 def _fit_directions(X, y, U, XV, iters: int):
@@ -288,6 +303,4 @@ def linear_fallback(data: Data, report: Report) -> ReLUNetwork:
     report.warnings.append("no significant direction found: returning the least-squares linear model")
     fit = output_layer(data.X, data.y, np.zeros((0, data.d)), data.X)
     net = to_network(np.zeros((0, data.d)), fit, np.eye(data.d), data.d)
-    report.validation_mse = validation_mse(net, data)
-    report.validation_relative = report.validation_mse / max(float(np.var(data.y_val)), 1e-300)
-    return net
+    return record(net, data, report)

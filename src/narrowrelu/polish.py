@@ -29,14 +29,16 @@ __all__ = ["OutputLayer", "output_layer", "refine", "to_network", "resolve_signs
 
 #: Relative ridge added to the normal equations for numerical safety (ours).
 RIDGE = 1e-12
-#: :func:`refine` first solves on an evenly strided subset of at least this many rows, and
-#: at least this many per parameter, when the data has over twice as many (ours).
-COARSE_ROWS, COARSE_ROWS_PER_PARAMETER = 20_000, 10
-#: ... and allows it this many times the iterations: they are cheap, and on ill-conditioned
-#: networks (clusters) the full rows then start at the optimum (ours).
+#: :func:`refine` first solves on every ``COARSE_STRIDE``-th row, and on every
+#: ``COARSE_STRIDE``-th of those, ..., while such a subset keeps at least ``COARSE_ROWS``
+#: rows and ``COARSE_ROWS_PER_PARAMETER`` per entry of the directions (ours).
+COARSE_STRIDE, COARSE_ROWS, COARSE_ROWS_PER_PARAMETER = 4, 5_000, 10
+#: ... and allows each subset this many times the iterations: they are cheap, and on
+#: ill-conditioned networks (clusters) the full rows then start at the optimum (ours).
 COARSE_ITER_FACTOR = 4
-#: :func:`refine` gives each thread a block of at least this many rows (ours).
-THREAD_ROWS = 10_000
+#: :func:`refine` gives each thread a block of at least this many entries of X (ours):
+#: smaller blocks lose more to thread hand-offs than they gain.
+THREAD_ENTRIES = 1_000_000
 
 
 @dataclass
@@ -80,6 +82,35 @@ def _solve(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     return theta / scale
 
 
+class _Block:
+    """One block of rows for :func:`refine`: its feature matrix is allocated once.
+
+    ``F`` = [relu(XU^T), XV, 1] is stored by columns, so the ReLU columns are a contiguous
+    (k, rows) array that one product fills; the linear and intercept columns never change.
+    """
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, XV: np.ndarray | None, k: int, rows: slice):
+        self.X, self.y, self.k = X[rows], y[rows], k
+        width = k + (0 if XV is None else XV.shape[1]) + 1
+        self.F = np.empty((len(self.y), width), order="F")
+        if XV is not None:
+            self.F[:, k:-1] = XV[rows]
+        self.F[:, -1] = 1.0
+        self.relu = self.F[:, :k].T  # (k, rows), C-contiguous view of F's first k columns
+        self.active = None
+
+    def normal_equations(self, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        np.matmul(V, self.X.T, out=self.relu)
+        self.active = self.relu > 0.0
+        np.maximum(self.relu, 0.0, out=self.relu)
+        return self.F.T @ self.F, self.F.T @ self.y
+
+    def gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        r"""The block's squared error and :math:`\sum_n e_n w_i 1[\langle u_i, x_n\rangle > 0] x_n`."""
+        e = self.y - self.F @ theta
+        return float(e @ e), (self.active * (theta[: self.k, None] * e)) @ self.X
+
+
 def refine(
     X: np.ndarray,
     y: np.ndarray,
@@ -91,54 +122,51 @@ def refine(
 ) -> tuple[np.ndarray, OutputLayer]:
     r"""Refine directions ``U`` (k, d) by L-BFGS on the variable-projection objective.
 
-    Coarse to fine: with more than twice ``COARSE_ROWS`` (and ``COARSE_ROWS_PER_PARAMETER``
-    per entry of ``U``) rows, the directions are first refined on every m-th row, which
-    costs a fraction of a full evaluation per step; the full rows then start next to
-    their optimum (on noiseless data, at it). Returns the refined unit directions and
-    their least-squares output layer.
+    Coarse to fine: the directions are first refined on a ladder of evenly strided subsets
+    of the rows (``COARSE_STRIDE``), coarsest first, each step costing a fraction of a full
+    evaluation; every finer level then starts next to its optimum (on noiseless data, at
+    it). Returns the refined unit directions and their least-squares output layer.
     """
     if U.shape[0] == 0:
         return U, output_layer(X, y, U, XV)
-    stride = len(y) // max(COARSE_ROWS, COARSE_ROWS_PER_PARAMETER * U.size)
-    if stride >= 2:
-        rows = slice(None, None, stride)
-        coarse_XV = None if XV is None else np.ascontiguousarray(XV[rows])
-        U, _ = refine(np.ascontiguousarray(X[rows]), y[rows], U, coarse_XV,
-                      max_iter=COARSE_ITER_FACTOR * max_iter, tol=tol)
+    levels = [(X, y, XV)]
+    while len(levels[-1][1]) // COARSE_STRIDE >= max(COARSE_ROWS, COARSE_ROWS_PER_PARAMETER * U.size):
+        rows = slice(None, None, COARSE_STRIDE)
+        Xl, yl, XVl = levels[-1]
+        levels.append((np.ascontiguousarray(Xl[rows]), yl[rows],
+                       None if XVl is None else np.ascontiguousarray(XVl[rows])))
+    for level in reversed(range(len(levels))):
+        U = _minimize(*levels[level], U, max_iter * (COARSE_ITER_FACTOR if level else 1), tol)
+    return U, output_layer(X, y, U, XV)
+
+
+def _minimize(X: np.ndarray, y: np.ndarray, XV: np.ndarray | None, U: np.ndarray, max_iter: int,
+              tol: float) -> np.ndarray:
+    """L-BFGS on the variable-projection objective over the rows of ``X``; unit directions."""
     shape, n = U.shape, len(y)
     # Row blocks on threads, one BLAS thread each (DESIGN §7): the two products per step are
     # bandwidth-bound, and the blocks' normal equations and gradients add up.
-    jobs = max(1, min(default_n_jobs(), n // THREAD_ROWS))
-    blocks = [slice(i * n // jobs, (i + 1) * n // jobs) for i in range(jobs)]
+    jobs = max(1, min(default_n_jobs(), X.size // THREAD_ENTRIES))
+    blocks = [_Block(X, y, XV, shape[0], slice(i * n // jobs, (i + 1) * n // jobs)) for i in range(jobs)]
 
-    def normal_equations(rows, V):
-        XU = X[rows] @ V.T
-        F = _features(XU, None if XV is None else XV[rows])
-        return XU, F, F.T @ F, F.T @ y[rows]
-
-    def gradient(rows, part, theta):
-        XU, F = part[0], part[1]
-        e = y[rows] - F @ theta
-        return e @ e, ((XU > 0.0) * theta[: shape[0]] * e[:, None]).T @ X[rows]
-
-    def objective(flat, pool):
+    def objective(flat, run):
         raw = flat.reshape(shape)
         norms = np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
         V = raw / norms  # the loss is scale-invariant per row; optimise on the sphere
-        parts = list(pool.map(normal_equations, blocks, [V] * jobs))
-        theta = _solve(sum(p[2] for p in parts), sum(p[3] for p in parts))
-        sums = list(pool.map(gradient, blocks, parts, [theta] * jobs))
+        parts = run(_Block.normal_equations, blocks, [V] * jobs)
+        theta = _solve(sum(p[0] for p in parts), sum(p[1] for p in parts))
+        sums = run(_Block.gradient, blocks, [theta] * jobs)
         grad = -2.0 / n * sum(g for _, g in sums)
         grad = (grad - np.sum(grad * V, axis=1, keepdims=True) * V) / norms
         return sum(sse for sse, _ in sums) / n, grad.ravel()
 
     start = U / np.linalg.norm(U, axis=1, keepdims=True)
     with ThreadPoolExecutor(jobs) as pool:
-        result = minimize(objective, start.ravel(), args=(pool,), jac=True, method="L-BFGS-B",
+        run = (lambda f, *args: list(pool.map(f, *args))) if jobs > 1 else (lambda f, *args: list(map(f, *args)))
+        result = minimize(objective, start.ravel(), args=(run,), jac=True, method="L-BFGS-B",
                           options={"maxiter": max_iter, "ftol": tol, "gtol": 1e-14, "maxcor": 30})
     U = result.x.reshape(shape)
-    U = U / np.maximum(np.linalg.norm(U, axis=1, keepdims=True), 1e-300)
-    return U, output_layer(X, y, U, XV)
+    return U / np.maximum(np.linalg.norm(U, axis=1, keepdims=True), 1e-300)
 
 
 def to_network(U: np.ndarray, fit: OutputLayer, V: np.ndarray | None, d: int) -> ReLUNetwork:

@@ -15,6 +15,7 @@ Our default, built from the shared stages (DESIGN §4)::
         net <- k neurons inside V (Jennrich / greedy / refine)              (stage C)
         if dim V >= k, or nothing was found next to the rough net:
             net <- net polished in R^d, signs resolved                       (stage D)
+                   (restarts of stage C only while the polished net is not exact)
             if net's held-out loss <= EXACT x Var y: stop
         V <- V + significant directions off V of the moments of y - net(x) - q'(x),
              q' the degree-<=2 fit of y - net (the net's exact moments, T2 on V) (one pass)
@@ -39,6 +40,8 @@ from ..pipeline import (
     grow_subspace,
     linear_fallback,
     low_degree_subspace,
+    record,
+    validation_mse,
 )
 from ..report import Report
 from ..subspace import random_unit_vectors
@@ -58,7 +61,7 @@ DEFAULTS = {
     "net_eta": 0.1,  # eta-net spacing when candidates="net" (ours)
     "max_net": 100_000,  # largest eta-net we agree to search (ours)
     "restarts": 3,  # candidate pools / greedy runs inside V, best by held-out loss (ours)
-    "fit_rows": 40_000,  # rows used inside V for the fit (ours)
+    "fit_rows": 20_000,  # rows used inside V for the fit (ours)
     "select_rows": 10_000,  # ... of which the greedy selection uses about this many (ours)
     "polish": True,  # local refinement (L-BFGS on the variable-projection loss)
     "step_iter": 25,  # L-BFGS iterations after each greedy step (ours)
@@ -88,14 +91,12 @@ def auto(data: Data, k: int, rng: np.random.Generator, options: dict, report: Re
                               squared=False)
     if V.shape[1] == 0:
         return linear_fallback(data, report)
-    net, polished, stalled = fit_in_subspace(data, V, k, rng, options, report), False, False
+    net, polished = _neurons(data, V, k, rng, options, report, polish=V.shape[1] >= k or not passes)
+    stalled = False
     while True:
-        # Polish once V holds k directions, or when nothing more is found next to the rough fit.
-        if not polished and (V.shape[1] >= k or stalled or not passes):
+        if not polished and (stalled or not passes):  # nothing more was found next to the rough fit
             net, polished = finish(data, net, V, rng, options, report), True
-            if report.validation_relative <= EXACT:
-                break
-        if not passes:
+        if (polished and report.validation_relative <= EXACT) or not passes:
             break
         passes -= 1
         grown = _discover(data, V, k, rng, options, low.quadratic_model(net, span=V), report)
@@ -105,11 +106,33 @@ def auto(data: Data, k: int, rng: np.random.Generator, options: dict, report: Re
             stalled = True  # look once more, next to the polished network
             continue
         V, stalled = grown, False
-        net, polished = fit_in_subspace(data, V, k, rng, options, report), False
+        net, polished = _neurons(data, V, k, rng, options, report, polish=V.shape[1] >= k or not passes)
     if V.shape[1] > k:
         report.warnings.append(f"the subspace grew to dimension {V.shape[1]} > k = {k} to correct the fit; "
                                f"the network still has at most {k} neurons")
     return net
+
+
+def _neurons(data: Data, V: np.ndarray, k: int, rng, options: dict, report: Report,
+             polish: bool) -> tuple[ReLUNetwork, bool]:
+    """Stage C, and D when ``polish``: then restarts are lazy, the first one polished at once.
+
+    The other restarts run only when the polished first one is not exact, and a restart
+    that beats the first inside ``V`` (by more than ``AGREE``) is polished too; the better
+    polished network is kept. Returns the network and whether it is polished.
+    """
+    if not polish:
+        return fit_in_subspace(data, V, k, rng, options, report), False
+    first = fit_in_subspace(data, V, k, rng, options, report, restarts=1)
+    net = finish(data, first, V, rng, options, report)
+    if report.validation_relative <= EXACT or options["restarts"] == 1:
+        return net, True
+    other = fit_in_subspace(data, V, k, rng, options, report, restarts=options["restarts"] - 1,
+                            to_beat=validation_mse(first, data))
+    if other is not None:
+        polished = finish(data, other, V, rng, options, report)
+        net = min(net, polished, key=lambda candidate: validation_mse(candidate, data))
+    return record(net, data, report), True
 
 
 def _discover(data: Data, V: np.ndarray, k: int, rng, options: dict, residual, report: Report) -> np.ndarray:
