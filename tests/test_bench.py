@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from narrowrelu.cli import main
@@ -36,3 +37,15 @@ def test_unknown_suite_and_method_are_refused(tmp_path):
         run("huge", tmp_path)
     with pytest.raises(ValueError, match="unknown method"):
         run("smoke", tmp_path, methods=["gd"])
+
+
+def test_speed_benchmark_records_both_learners_and_our_stages():
+    pytest.importorskip("torch")
+    from narrowrelu.bench.speed import run
+
+    result = run(d=8, k=2, n=6_000, seeds=1, min_budget=1.0, budget_factor=1.0)
+    record = result["records"][0]
+    assert record["ours_error"] <= 1e-4  # an easy instance: auto recovers it
+    assert set(record["ours_stage_seconds"]) >= {"moments", "neurons", "polish", "total"}
+    assert record["adam_budget_seconds"] >= 1.0 and result["median_ours_seconds"] == record["ours_seconds"]
+    assert result["ratio_ours_to_adam"] == record["ours_seconds"] / (record["adam_seconds_to_target"] or np.inf)

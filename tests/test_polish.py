@@ -45,3 +45,15 @@ def test_refine_coarse_to_fine_reaches_the_truth_on_noiseless_rows():
     U, fit = refine(X, y, start, None, max_iter=300)
     assert relative_error(to_network(U, fit, None, 10), truth) < 1e-10
     np.testing.assert_allclose(output_layer(X, y, U).weights, fit.weights)
+
+
+def test_levenberg_marquardt_takes_over_where_lbfgs_stalls_on_a_cluster():
+    from narrowrelu.polish import _minimize
+
+    truth = planted.make("cluster", 20, 6, random_state=1)  # three neurons 0.1 rad apart
+    X, y = planted.sample(truth, 20_000, random_state=2)
+    start = truth.directions + 0.05 * np.random.default_rng(0).standard_normal(truth.directions.shape)
+    U, converged = _minimize(X, y, None, start / np.linalg.norm(start, axis=1, keepdims=True), 100, 1e-12)
+    assert not converged and relative_error(to_network(U, output_layer(X, y, U), None, 20), truth) > 1e-8
+    U, fit = refine(X, y, start, None, max_iter=100)  # the same L-BFGS, then Levenberg-Marquardt
+    assert relative_error(to_network(U, fit, None, 20), truth) < 1e-10

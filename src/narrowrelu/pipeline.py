@@ -199,8 +199,8 @@ def _net_pool(r: int, rows: int, k: int, rng: np.random.Generator, options: dict
 
 def fit_in_subspace(
     data: Data, V: np.ndarray, k: int, rng: np.random.Generator, options: dict, report: Report,
-    restarts: int | None = None, to_beat: float | None = None,
-) -> ReLUNetwork | None:
+    restarts: int | None = None,
+) -> ReLUNetwork:
     r"""Stage C: ``k`` neurons inside span ``V`` (d, r), best of ``restarts`` by held-out loss.
 
     Candidates are the moment-based pool (``candidates="moments"``) or an :math:`\eta`-net of
@@ -208,9 +208,7 @@ def fit_in_subspace(
     greedily on about ``select_rows`` of the projected rows ``Z = X V`` and, when ``polish``
     is on, refines on all of them (at most ``fit_rows``). Restarts (``options["restarts"]``
     unless given) stop early once one fits the held-out rows to rounding, or once one is
-    better than the earlier ones or within ``AGREE`` of the best of them. With ``to_beat``,
-    the held-out loss of an earlier fit, that loss counts as an earlier restart and the
-    result is ``None`` unless a restart beats it by more than ``AGREE``.
+    better than the earlier ones or within ``AGREE`` of the best of them.
     """
     start = time.perf_counter()
     X, y = _rows(data, options["fit_rows"], rng)
@@ -218,7 +216,6 @@ def fit_in_subspace(
     low = moments.low_degree(Z, y) if options["candidates"] == "moments" else None
     step_iter = options["step_iter"] if options["polish"] else 0
     select = max(1, len(y) // options["select_rows"])  # greedy selection on every select-th row
-    earlier = [] if to_beat is None else [to_beat]
     best, best_loss, losses = None, np.inf, []
     for _ in range(options["restarts"] if restarts is None else restarts):
         if options["candidates"] == "net":
@@ -236,14 +233,11 @@ def fit_in_subspace(
         losses.append(loss)
         if loss < best_loss:
             best, best_loss = net, loss
-        agree = bool(earlier) and loss <= (1 + AGREE) * min(earlier)
-        earlier.append(loss)
+        agree = len(losses) > 1 and loss <= (1 + AGREE) * min(losses[:-1])
         if best_loss <= EXACT * np.var(data.y_val) or agree:
             break
     report.add("neurons", time.perf_counter() - start, subspace_dim=V.shape[1], rows=len(y),
                candidates=len(pool), source=options["candidates"], restart_validation_mse=losses)
-    if to_beat is not None and best_loss >= (1 - AGREE) * to_beat:
-        return None
     return best
 
 

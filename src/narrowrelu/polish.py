@@ -33,9 +33,14 @@ RIDGE = 1e-12
 #: ``COARSE_STRIDE``-th of those, ..., while such a subset keeps at least ``COARSE_ROWS``
 #: rows and ``COARSE_ROWS_PER_PARAMETER`` per entry of the directions (ours).
 COARSE_STRIDE, COARSE_ROWS, COARSE_ROWS_PER_PARAMETER = 4, 5_000, 10
-#: ... and allows each subset this many times the iterations: they are cheap, and on
-#: ill-conditioned networks (clusters) the full rows then start at the optimum (ours).
+#: ... and allows the coarsest subset this many times the iterations: they are cheap, and
+#: on ill-conditioned networks (clusters) the finer levels then start at the optimum (ours).
 COARSE_ITER_FACTOR = 4
+#: At the coarsest level, when L-BFGS runs out of iterations (an ill-conditioned network: a
+#: close pair, a cluster), up to ``LM_STEPS`` Levenberg-Marquardt steps follow, for at most
+#: ``LM_MAX_PARAMETERS`` entries of the directions; its Gauss-Newton matrix is accumulated
+#: over blocks of ``LM_BLOCK_ROWS`` rows (ours).
+LM_STEPS, LM_MAX_PARAMETERS, LM_BLOCK_ROWS = 40, 2_000, 2_048
 #: :func:`refine` gives each thread a block of at least this many entries of X (ours):
 #: smaller blocks lose more to thread hand-offs than they gain.
 THREAD_ENTRIES = 1_000_000
@@ -125,7 +130,8 @@ def refine(
     Coarse to fine: the directions are first refined on a ladder of evenly strided subsets
     of the rows (``COARSE_STRIDE``), coarsest first, each step costing a fraction of a full
     evaluation; every finer level then starts next to its optimum (on noiseless data, at
-    it). Returns the refined unit directions and their least-squares output layer.
+    it). Where L-BFGS stalls on the coarsest level, :func:`_levenberg_marquardt` takes over
+    there. Returns the refined unit directions and their least-squares output layer.
     """
     if U.shape[0] == 0:
         return U, output_layer(X, y, U, XV)
@@ -136,13 +142,18 @@ def refine(
         levels.append((np.ascontiguousarray(Xl[rows]), yl[rows],
                        None if XVl is None else np.ascontiguousarray(XVl[rows])))
     for level in reversed(range(len(levels))):
-        U = _minimize(*levels[level], U, max_iter * (COARSE_ITER_FACTOR if level else 1), tol)
+        coarsest = level == len(levels) - 1
+        iterations = max_iter * (COARSE_ITER_FACTOR if coarsest and level else 1)
+        U, converged = _minimize(*levels[level], U, iterations, tol)
+        if coarsest and not converged and U.size <= LM_MAX_PARAMETERS:
+            U = _levenberg_marquardt(*levels[level], U, LM_STEPS)
     return U, output_layer(X, y, U, XV)
 
 
 def _minimize(X: np.ndarray, y: np.ndarray, XV: np.ndarray | None, U: np.ndarray, max_iter: int,
-              tol: float) -> np.ndarray:
-    """L-BFGS on the variable-projection objective over the rows of ``X``; unit directions."""
+              tol: float) -> tuple[np.ndarray, bool]:
+    """L-BFGS on the variable-projection objective over the rows of ``X``: unit directions, and
+    whether it stopped before ``max_iter`` iterations."""
     shape, n = U.shape, len(y)
     # Row blocks on threads, one BLAS thread each (DESIGN §7): the two products per step are
     # bandwidth-bound, and the blocks' normal equations and gradients add up.
@@ -166,7 +177,61 @@ def _minimize(X: np.ndarray, y: np.ndarray, XV: np.ndarray | None, U: np.ndarray
         result = minimize(objective, start.ravel(), args=(run,), jac=True, method="L-BFGS-B",
                           options={"maxiter": max_iter, "ftol": tol, "gtol": 1e-14, "maxcor": 30})
     U = result.x.reshape(shape)
-    return U / np.maximum(np.linalg.norm(U, axis=1, keepdims=True), 1e-300)
+    return U / np.maximum(np.linalg.norm(U, axis=1, keepdims=True), 1e-300), result.nit < max_iter
+
+
+def _levenberg_marquardt(X: np.ndarray, y: np.ndarray, XV: np.ndarray | None, U: np.ndarray,
+                         steps: int) -> np.ndarray:
+    r"""Levenberg-Marquardt on the variable-projection objective, with Kaufman's Jacobian.
+
+    With :math:`F = [\mathrm{relu}(XU^T), XV, 1]`, :math:`\theta` its least-squares weights
+    and :math:`e = y - F\theta`, the Jacobian of :math:`e` in :math:`u_i` is
+    :math:`-P_F^\perp G_i` with :math:`G_i = \theta_i\,\mathrm{diag}(1[Xu_i > 0])\,X`. A step
+    solves :math:`(H + \lambda\,\mathrm{diag} H)\,\delta = G^T e`, :math:`H = G^T P_F^\perp G`,
+    and is kept when it lowers the loss (then :math:`\lambda` shrinks, else it grows). Near
+    an ill-conditioned optimum (nearly parallel neurons) this converges where L-BFGS crawls;
+    one step costs about :math:`n (kd)^2` flops.
+    """
+    k, d = U.shape
+
+    def fit(V):
+        F = _features(X @ V.T, XV)
+        theta = _solve(F.T @ F, F.T @ y)
+        e = y - F @ theta
+        return F, theta, e, float(e @ e)
+
+    F, theta, e, loss = fit(U)
+    damping = 1e-3
+    for _ in range(steps):
+        H, g, C = np.zeros((k * d, k * d)), np.zeros(k * d), np.zeros((F.shape[1], k * d))
+        for start in range(0, len(y), LM_BLOCK_ROWS):
+            rows = slice(start, start + LM_BLOCK_ROWS)
+            G = (((X[rows] @ U.T > 0.0) * theta[:k])[:, :, None] * X[rows][:, None, :]).reshape(-1, k * d)
+            H += G.T @ G
+            g += G.T @ e[rows]
+            C += F[rows].T @ G
+        R = np.linalg.qr(F, mode="r")
+        W = np.linalg.lstsq(R.T, C, rcond=None)[0]  # Q^T G, with F = QR
+        H -= W.T @ W
+        scale = np.maximum(np.diag(H), 1e-12 * max(float(np.max(np.diag(H))), 1e-300))  # dead neurons too
+        # The loss does not change along u_i (its length): fill that null direction of H. As
+        # G^T e is orthogonal to every u_i, the step is unchanged.
+        H += scipy.linalg.block_diag(*(np.outer(u, u) for u in U)) * float(np.mean(scale))
+        while damping < 1e10:
+            delta = scipy.linalg.solve(H + damping * np.diag(scale), g, assume_a="sym")
+            trial = U + delta.reshape(k, d)
+            trial /= np.maximum(np.linalg.norm(trial, axis=1, keepdims=True), 1e-300)
+            F_t, theta_t, e_t, loss_t = fit(trial)
+            if loss_t < loss:
+                break
+            damping *= 4.0
+        else:
+            return U
+        gain = loss - loss_t
+        U, F, theta, e, loss, damping = trial, F_t, theta_t, e_t, loss_t, max(damping / 3.0, 1e-12)
+        if gain <= 1e-10 * loss:
+            break
+    return U
 
 
 def to_network(U: np.ndarray, fit: OutputLayer, V: np.ndarray | None, d: int) -> ReLUNetwork:

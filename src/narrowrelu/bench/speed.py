@@ -27,7 +27,8 @@ MIN_BUDGET = 60.0
 TARGET = 1e-3
 
 
-def run(d: int = 100, k: int = 5, n: int = 100_000, seeds: int = 3) -> dict:
+def run(d: int = 100, k: int = 5, n: int = 100_000, seeds: int = 3, min_budget: float = MIN_BUDGET,
+        budget_factor: float = BUDGET_FACTOR) -> dict:
     X, y = planted.sample(planted.make("random", d, k, random_state=10_000), n, random_state=10_001)
     lr, tuning = tune_learning_rate(X, y, k, epochs=TUNE_EPOCHS, random_state=0)
     records = []
@@ -37,11 +38,12 @@ def run(d: int = 100, k: int = 5, n: int = 100_000, seeds: int = 3) -> dict:
         start = time.perf_counter()
         ours = learn(X, y, k, random_state=seed)
         ours_seconds = time.perf_counter() - start
-        budget = max(BUDGET_FACTOR * ours_seconds, MIN_BUDGET)
+        budget = max(budget_factor * ours_seconds, min_budget)
         adam = gradient_descent(X, y, k, lr=lr, epochs=10_000, restarts=10, time_budget=budget, random_state=seed,
                                 stop=lambda net, truth=truth: relative_error(net, truth) <= TARGET)
         records.append({
             "seed": seed, "ours_seconds": ours_seconds, "ours_error": relative_error(ours, truth),
+            "ours_stage_seconds": _stage_seconds(ours.report),
             "adam_seconds_to_target": adam.report["stopped_at_seconds"], "adam_error": relative_error(adam, truth),
             "adam_budget_seconds": budget, "adam_epochs": adam.report["epochs"],
             "adam_restarts": adam.report["restarts"],
@@ -55,6 +57,14 @@ def run(d: int = 100, k: int = 5, n: int = 100_000, seeds: int = 3) -> dict:
         "ratio_ours_to_adam": float(np.median([r["ours_seconds"] for r in records]) / np.median(adam_times)),
         "records": records, "machine": platform.machine(), "date": time.strftime("%Y-%m-%d %H:%M"),
     }
+
+
+def _stage_seconds(report) -> dict[str, float]:
+    """Seconds per stage name (moments, subspace, neurons, polish), summed over the stage's records."""
+    totals: dict[str, float] = {}
+    for record in report.stages:
+        totals[record["stage"]] = totals.get(record["stage"], 0.0) + record["seconds"]
+    return totals
 
 
 def main(argv=None) -> None:

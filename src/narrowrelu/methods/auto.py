@@ -61,7 +61,7 @@ DEFAULTS = {
     "net_eta": 0.1,  # eta-net spacing when candidates="net" (ours)
     "max_net": 100_000,  # largest eta-net we agree to search (ours)
     "restarts": 3,  # candidate pools / greedy runs inside V, best by held-out loss (ours)
-    "fit_rows": 20_000,  # rows used inside V for the fit (ours)
+    "fit_rows": 40_000,  # rows used inside V for the fit (ours)
     "select_rows": 10_000,  # ... of which the greedy selection uses about this many (ours)
     "polish": True,  # local refinement (L-BFGS on the variable-projection loss)
     "step_iter": 25,  # L-BFGS iterations after each greedy step (ours)
@@ -117,22 +117,19 @@ def _neurons(data: Data, V: np.ndarray, k: int, rng, options: dict, report: Repo
              polish: bool) -> tuple[ReLUNetwork, bool]:
     """Stage C, and D when ``polish``: then restarts are lazy, the first one polished at once.
 
-    The other restarts run only when the polished first one is not exact, and a restart
-    that beats the first inside ``V`` (by more than ``AGREE``) is polished too; the better
-    polished network is kept. Returns the network and whether it is polished.
+    The other restarts run only when the polished first one is not exact; the best of them
+    is polished too (inside ``V`` their losses sit at the floor that V's error sets, which
+    says little about where polishing ends), and the better polished network is kept.
+    Returns the network and whether it is polished.
     """
     if not polish:
         return fit_in_subspace(data, V, k, rng, options, report), False
-    first = fit_in_subspace(data, V, k, rng, options, report, restarts=1)
-    net = finish(data, first, V, rng, options, report)
+    first = finish(data, fit_in_subspace(data, V, k, rng, options, report, restarts=1), V, rng, options, report)
     if report.validation_relative <= EXACT or options["restarts"] == 1:
-        return net, True
-    other = fit_in_subspace(data, V, k, rng, options, report, restarts=options["restarts"] - 1,
-                            to_beat=validation_mse(first, data))
-    if other is not None:
-        polished = finish(data, other, V, rng, options, report)
-        net = min(net, polished, key=lambda candidate: validation_mse(candidate, data))
-    return record(net, data, report), True
+        return first, True
+    other = fit_in_subspace(data, V, k, rng, options, report, restarts=options["restarts"] - 1)
+    second = finish(data, other, V, rng, options, report)
+    return record(min(first, second, key=lambda net: validation_mse(net, data)), data, report), True
 
 
 def _discover(data: Data, V: np.ndarray, k: int, rng, options: dict, residual, report: Report) -> np.ndarray:
