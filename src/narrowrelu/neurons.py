@@ -105,7 +105,7 @@ def greedy_select(
     Each step adds the candidate whose ReLU feature, orthogonalised against the current
     features (chosen ReLUs, the linear term ``Z`` and the intercept), has the largest
     squared correlation with the residual; then all chosen directions are refined briefly
-    (``step_iter`` L-BFGS iterations). Besides the pool, every step offers the
+    (``step_iter`` L-BFGS iterations, no Levenberg-Marquardt). Besides the pool, every step offers the
     :func:`neighbours` of the directions already chosen, so that nearly parallel neurons
     (a close pair, a cluster) can be built one at a time.
     """
@@ -122,5 +122,5 @@ def greedy_select(
         gain = (F_perp.T @ fit.residual) ** 2 / np.maximum(norms, 1e-12 * len(y))
         U = np.vstack([U, candidates[int(np.argmax(gain))]])
         if step_iter:
-            U, _ = refine(Z, y, U, Z, max_iter=step_iter)
+            U, _ = refine(Z, y, U, Z, max_iter=step_iter, lm_steps=0)
     return U

@@ -9,8 +9,10 @@ Given directions :math:`U` (k, d) the output layer solves
 where :math:`V` (d, r) spans the allowed linear term (``None`` for no linear term). The
 refinement minimises the *variable-projection* objective :math:`\phi(U)` = that minimum,
 whose gradient (envelope theorem) is :math:`-\tfrac2n \sum_n e_n w_i 1[\langle u_i, x_n\rangle > 0] x_n`
-for the optimal residual :math:`e`, with L-BFGS. Each :math:`u_i` is normalised inside the
-objective (the loss does not depend on its length), and the gradient projected accordingly.
+for the optimal residual :math:`e`, with L-BFGS on a ladder of row subsets, coarsest first,
+and Levenberg-Marquardt where L-BFGS stalls (nearly parallel neurons make the problem
+ill-conditioned). Each :math:`u_i` is normalised inside the objective (the loss does not
+depend on its length), and the gradient projected accordingly.
 """
 
 from __future__ import annotations
@@ -124,14 +126,16 @@ def refine(
     *,
     max_iter: int = 200,
     tol: float = 1e-12,
+    lm_steps: int = LM_STEPS,
 ) -> tuple[np.ndarray, OutputLayer]:
     r"""Refine directions ``U`` (k, d) by L-BFGS on the variable-projection objective.
 
     Coarse to fine: the directions are first refined on a ladder of evenly strided subsets
     of the rows (``COARSE_STRIDE``), coarsest first, each step costing a fraction of a full
     evaluation; every finer level then starts next to its optimum (on noiseless data, at
-    it). Where L-BFGS stalls on the coarsest level, :func:`_levenberg_marquardt` takes over
-    there. Returns the refined unit directions and their least-squares output layer.
+    it). Where L-BFGS runs out of iterations on the coarsest level, up to ``lm_steps`` steps
+    of :func:`_levenberg_marquardt` follow there (0 for a deliberately brief refinement).
+    Returns the refined unit directions and their least-squares output layer.
     """
     if U.shape[0] == 0:
         return U, output_layer(X, y, U, XV)
@@ -145,8 +149,8 @@ def refine(
         coarsest = level == len(levels) - 1
         iterations = max_iter * (COARSE_ITER_FACTOR if coarsest and level else 1)
         U, converged = _minimize(*levels[level], U, iterations, tol)
-        if coarsest and not converged and U.size <= LM_MAX_PARAMETERS:
-            U = _levenberg_marquardt(*levels[level], U, LM_STEPS)
+        if coarsest and not converged and lm_steps and U.size <= LM_MAX_PARAMETERS:
+            U = _levenberg_marquardt(*levels[level], U, lm_steps)
     return U, output_layer(X, y, U, XV)
 
 

@@ -95,7 +95,7 @@ def auto(data: Data, k: int, rng: np.random.Generator, options: dict, report: Re
     stalled = False
     while True:
         if not polished and (stalled or not passes):  # nothing more was found next to the rough fit
-            net, polished = finish(data, net, V, rng, options, report), True
+            net, polished = _polished(data, net, V, k, rng, options, report), True
         if (polished and report.validation_relative <= EXACT) or not passes:
             break
         passes -= 1
@@ -115,21 +115,26 @@ def auto(data: Data, k: int, rng: np.random.Generator, options: dict, report: Re
 
 def _neurons(data: Data, V: np.ndarray, k: int, rng, options: dict, report: Report,
              polish: bool) -> tuple[ReLUNetwork, bool]:
-    """Stage C, and D when ``polish``: then restarts are lazy, the first one polished at once.
-
-    The other restarts run only when the polished first one is not exact; the best of them
-    is polished too (inside ``V`` their losses sit at the floor that V's error sets, which
-    says little about where polishing ends), and the better polished network is kept.
-    Returns the network and whether it is polished.
-    """
+    """Stage C, and D when ``polish`` (then one restart first: see :func:`_polished`)."""
     if not polish:
         return fit_in_subspace(data, V, k, rng, options, report), False
-    first = finish(data, fit_in_subspace(data, V, k, rng, options, report, restarts=1), V, rng, options, report)
+    return _polished(data, fit_in_subspace(data, V, k, rng, options, report, restarts=1), V, k, rng, options,
+                     report), True
+
+
+def _polished(data: Data, net: ReLUNetwork, V: np.ndarray, k: int, rng, options: dict,
+              report: Report) -> ReLUNetwork:
+    """Stage D on ``net``; when that is not exact, stage C's other restarts and their best polished too.
+
+    Inside ``V`` the restarts' losses sit at the floor that V's error sets, which says little
+    about where polishing ends, so the better of the two polished networks is kept.
+    """
+    first = finish(data, net, V, rng, options, report)
     if report.validation_relative <= EXACT or options["restarts"] == 1:
-        return first, True
+        return first
     other = fit_in_subspace(data, V, k, rng, options, report, restarts=options["restarts"] - 1)
     second = finish(data, other, V, rng, options, report)
-    return record(min(first, second, key=lambda net: validation_mse(net, data)), data, report), True
+    return record(min(first, second, key=lambda candidate: validation_mse(candidate, data)), data, report)
 
 
 def _discover(data: Data, V: np.ndarray, k: int, rng, options: dict, residual, report: Report) -> np.ndarray:
