@@ -197,22 +197,16 @@ def _levenberg_marquardt(X: np.ndarray, y: np.ndarray, XV: np.ndarray | None, U:
     one step costs about :math:`n (kd)^2` flops.
     """
     k, d = U.shape
-
-    def fit(V):
-        F = _features(X @ V.T, XV)
-        theta = _solve(F.T @ F, F.T @ y)
-        e = y - F @ theta
-        return F, theta, e, float(e @ e)
-
-    F, theta, e, loss = fit(U)
+    fit = output_layer(X, y, U, XV)
     damping = 1e-3
     for _ in range(steps):
+        F = _features(X @ U.T, XV)
         H, g, C = np.zeros((k * d, k * d)), np.zeros(k * d), np.zeros((F.shape[1], k * d))
         for start in range(0, len(y), LM_BLOCK_ROWS):
             rows = slice(start, start + LM_BLOCK_ROWS)
-            G = (((X[rows] @ U.T > 0.0) * theta[:k])[:, :, None] * X[rows][:, None, :]).reshape(-1, k * d)
+            G = (((X[rows] @ U.T > 0.0) * fit.weights)[:, :, None] * X[rows][:, None, :]).reshape(-1, k * d)
             H += G.T @ G
-            g += G.T @ e[rows]
+            g += G.T @ fit.residual[rows]
             C += F[rows].T @ G
         R = np.linalg.qr(F, mode="r")
         W = np.linalg.lstsq(R.T, C, rcond=None)[0]  # Q^T G, with F = QR
@@ -225,15 +219,15 @@ def _levenberg_marquardt(X: np.ndarray, y: np.ndarray, XV: np.ndarray | None, U:
             delta = scipy.linalg.solve(H + damping * np.diag(scale), g, assume_a="sym")
             trial = U + delta.reshape(k, d)
             trial /= np.maximum(np.linalg.norm(trial, axis=1, keepdims=True), 1e-300)
-            F_t, theta_t, e_t, loss_t = fit(trial)
-            if loss_t < loss:
+            trial_fit = output_layer(X, y, trial, XV)
+            if trial_fit.mse < fit.mse:
                 break
             damping *= 4.0
         else:
             return U
-        gain = loss - loss_t
-        U, F, theta, e, loss, damping = trial, F_t, theta_t, e_t, loss_t, max(damping / 3.0, 1e-12)
-        if gain <= 1e-10 * loss:
+        gain = fit.mse - trial_fit.mse
+        U, fit, damping = trial, trial_fit, max(damping / 3.0, 1e-12)
+        if gain <= 1e-10 * fit.mse:
             break
     return U
 
