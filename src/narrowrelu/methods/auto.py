@@ -32,6 +32,7 @@ import numpy as np
 
 from ..network import ReLUNetwork
 from ..pipeline import (
+    AGREE,
     EXACT,
     Data,
     finish,
@@ -124,15 +125,19 @@ def _neurons(data: Data, V: np.ndarray, k: int, rng, options: dict, report: Repo
 
 def _polished(data: Data, net: ReLUNetwork, V: np.ndarray, k: int, rng, options: dict,
               report: Report) -> ReLUNetwork:
-    """Stage D on ``net``; when that is not exact, stage C's other restarts and their best polished too.
+    """Stage D on ``net``; when that is not exact, stage C's other restarts, and their best polished too.
 
-    Inside ``V`` the restarts' losses sit at the floor that V's error sets, which says little
-    about where polishing ends, so the better of the two polished networks is kept.
+    The best other restart is polished only when it ended elsewhere inside ``V``: its held-out
+    loss differs from that of ``net`` by more than ``AGREE`` (one that agrees polishes to
+    the same place; on noisy data the restarts agree). The better polished network is kept.
     """
     first = finish(data, net, V, rng, options, report)
     if report.validation_relative <= EXACT or options["restarts"] == 1:
         return first
     other = fit_in_subspace(data, V, k, rng, options, report, restarts=options["restarts"] - 1)
+    rough = validation_mse(net, data)
+    if abs(validation_mse(other, data) - rough) <= AGREE * rough:
+        return first
     second = finish(data, other, V, rng, options, report)
     return record(min(first, second, key=lambda candidate: validation_mse(candidate, data)), data, report)
 
