@@ -61,7 +61,7 @@ DEFAULTS = {
     "net_points": 360,  # sphere-net points added to the candidates when dim V <= 3 (ours)
     "net_eta": 0.1,  # eta-net spacing when candidates="net" (ours)
     "max_net": 100_000,  # largest eta-net we agree to search (ours)
-    "restarts": 3,  # candidate pools / greedy runs inside V, best by held-out loss (ours)
+    "restarts": 3,  # candidate pools / greedy runs inside V; the first is polished alone if exact (ours)
     "fit_rows": 40_000,  # rows used inside V for the fit (ours)
     "select_rows": 10_000,  # ... of which the greedy selection uses about this many (ours)
     "polish": True,  # local refinement (L-BFGS on the variable-projection loss)
