@@ -204,7 +204,7 @@ def _levenberg_marquardt(X: np.ndarray, y: np.ndarray, XV: np.ndarray | None, U:
         H, g, C = np.zeros((k * d, k * d)), np.zeros(k * d), np.zeros((F.shape[1], k * d))
         for start in range(0, len(y), LM_BLOCK_ROWS):
             rows = slice(start, start + LM_BLOCK_ROWS)
-            G = (((X[rows] @ U.T > 0.0) * fit.weights)[:, :, None] * X[rows][:, None, :]).reshape(-1, k * d)
+            G = (((F[rows, :k] > 0.0) * fit.weights)[:, :, None] * X[rows][:, None, :]).reshape(-1, k * d)
             H += G.T @ G
             g += G.T @ fit.residual[rows]
             C += F[rows].T @ G

@@ -134,12 +134,13 @@ def _polished(data: Data, net: ReLUNetwork, V: np.ndarray, k: int, rng, options:
     first = finish(data, net, V, rng, options, report)
     if report.validation_relative <= EXACT or options["restarts"] == 1:
         return first
+    first_loss = report.validation_mse
     other = fit_in_subspace(data, V, k, rng, options, report, restarts=options["restarts"] - 1)
     rough = validation_mse(net, data)
     if abs(validation_mse(other, data) - rough) <= AGREE * rough:
         return first
-    second = finish(data, other, V, rng, options, report)
-    return record(min(first, second, key=lambda candidate: validation_mse(candidate, data)), data, report)
+    second = finish(data, other, V, rng, options, report)  # the report now holds the second's loss
+    return record(first, data, report) if first_loss <= report.validation_mse else second
 
 
 def _discover(data: Data, V: np.ndarray, k: int, rng, options: dict, residual, report: Report) -> np.ndarray:
