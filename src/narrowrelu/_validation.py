@@ -117,7 +117,8 @@ def gaussian_input_problems(X: np.ndarray, z: float = GAUSSIAN_Z) -> list[str]:
     i, j = np.unravel_index(int(np.argmax(excess)), excess.shape)
     if excess[i, j] > z:
         problems.append(f"covariance[{i}, {j}] is {cov[i, j]:.3g} (expected {float(i == j):g})")
-    kurtosis = (centred**4).mean(axis=0)
+    squared = centred * centred  # not centred**4: float powers are ~30x slower
+    kurtosis = np.einsum("ij,ij->j", squared, squared) / n
     worst = int(np.argmax(np.abs(kurtosis - 3.0)))
     if abs(kurtosis[worst] - 3.0) > z * np.sqrt(96.0 / n):
         problems.append(f"column {worst} has fourth moment {kurtosis[worst]:.3g} (3 for a Gaussian)")

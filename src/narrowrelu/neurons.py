@@ -19,13 +19,16 @@ from __future__ import annotations
 import numpy as np
 
 from . import moments
-from .polish import output_layer, refine
+from .polish import output_layer, refine, solve_normal_equations
 from .subspace import random_unit_vectors
 
-__all__ = ["candidate_pool", "net_size", "sphere_net", "neighbours", "greedy_select"]
+__all__ = ["candidate_pool", "net_size", "sphere_net", "neighbours", "greedy_select", "close_pair_seed"]
 
 #: Tilts (radians) of the chosen directions offered as candidates at every greedy step (ours).
 NEIGHBOUR_ANGLES = (0.02, 0.1)
+#: :func:`close_pair_seed` tries this many base directions, evenly spread over a circle, and
+#: opens the pair at this angle (radians); refinement finds the true ones (ours).
+PAIR_BASES, PAIR_TILT = 36, 1e-2
 
 
 def net_size(r: int, eta: float) -> int:
@@ -124,3 +127,33 @@ def greedy_select(
         if step_iter:
             U, _ = refine(Z, y, U, Z, max_iter=step_iter, lm_steps=0)
     return U
+
+
+def close_pair_seed(X: np.ndarray, e: np.ndarray, planes: list[np.ndarray]) -> np.ndarray:
+    r"""Two nearly parallel unit directions (2, d) whose ReLUs fit ``e``, the base in one of ``planes`` (d, 2).
+
+    To first order in the angle, a close pair
+    :math:`L[\mathrm{relu}(\langle u + \epsilon v, x\rangle) - \mathrm{relu}(\langle u, x\rangle)]`
+    is the gated linear unit :math:`\langle w, x\rangle 1[\langle u, x\rangle > 0]`,
+    :math:`w = L \epsilon v`: a function no single ReLU is near, which local refinement
+    started from two far-apart neurons cannot reach. For ``PAIR_BASES`` base directions
+    :math:`u` on the unit circle of each plane, :math:`w` solves least squares over the rows
+    where :math:`\langle u, x\rangle > 0`; the :math:`u` that explains most of ``e`` is
+    returned with :math:`u + \text{PAIR_TILT}\, w_\perp / |w_\perp|` (normalised), where
+    :math:`w_\perp` is :math:`w` off :math:`u`. Refinement then finds the pair's own angle and
+    weights (the output layer gives them).
+    """
+    circle = np.pi * 2 * np.arange(PAIR_BASES) / PAIR_BASES
+    bases = np.vstack([np.column_stack([np.cos(circle), np.sin(circle)]) @ np.linalg.qr(P)[0].T for P in planes])
+    best_gain, best = -np.inf, None
+    for u in bases:
+        active = X @ u > 0
+        A = X[active]
+        rhs = A.T @ e[active]
+        w = solve_normal_equations(A.T @ A, rhs)
+        if rhs @ w > best_gain:
+            best_gain, best = rhs @ w, (u, w)
+    u, w = best
+    w_perp = w - (w @ u) * u
+    tilted = u + PAIR_TILT * w_perp / max(np.linalg.norm(w_perp), 1e-300)
+    return np.vstack([u, tilted / np.linalg.norm(tilted)])

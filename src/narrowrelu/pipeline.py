@@ -15,7 +15,7 @@ import numpy as np
 from . import moments
 from .engines import Engine, RowPlan
 from .network import ReLUNetwork
-from .neurons import candidate_pool, greedy_select, net_size, sphere_net
+from .neurons import candidate_pool, close_pair_seed, greedy_select, net_size, sphere_net
 from .polish import linear_as_pair, output_layer, refine, resolve_signs, to_network
 from .report import Report
 from .sources import Source
@@ -28,6 +28,7 @@ from .subspace import (
 __all__ = [
     "Data", "scan", "moment_pass", "low_degree_subspace", "grow_on_kept_rows", "grow_subspace", "fit_in_subspace",
     "finish",
+    "repair_close_pair",
     "record",
     "validation_mse",
     "linear_fallback",
@@ -279,6 +280,47 @@ def finish(
                validation_mse_linear=loss_linear, validation_mse_pure=loss_pure,
                signs_resolved=chosen.linear is None)
     return record(chosen, data, report)
+
+
+def repair_close_pair(data: Data, net: ReLUNetwork, rng: np.random.Generator, options: dict,
+                      report: Report) -> ReLUNetwork:
+    """Replace the two weakest neurons of a polished ``net`` by a close pair, when that fits better (ours).
+
+    A close pair the fit inside the subspace missed ends as a local minimum of the refinement:
+    two weak, far-apart neurons mimic it. Without them, the residual is the pair's gated
+    linear unit, which :func:`~narrowrelu.neurons.close_pair_seed` fits on about
+    ``select_rows`` evenly spread rows, its base in the plane of the two or in that of the
+    two leading eigen-directions of :math:`T_2` of the residual (about ``fit_rows`` rows:
+    the gated unit's own plane). The seeded network
+    is refined like stage D only when it already fits those rows better than ``net``, and
+    kept when its held-out loss is lower. Pure networks (no linear term) of at least two
+    neurons only.
+    """
+    if net.k < 2 or net.linear is not None:
+        return net
+    start = time.perf_counter()
+    order = np.argsort(np.abs(net.weights))
+    weak, rest = net.directions[order[:2]], net.directions[order[2:]]
+    step = max(1, len(data.y) // options["fit_rows"])  # evenly strided: no random draw when nothing changes
+    X = data.X[::step]
+    T2 = moments.low_degree(X, output_layer(X, data.y[::step], rest).residual).T2
+    mu, Q = np.linalg.eigh(T2)
+    planes = [weak.T, Q[:, np.argsort(-np.abs(mu))[:2]]]
+    step = max(1, len(data.y) // options["select_rows"])
+    X, y = data.X[::step], data.y[::step]
+    seed = np.vstack([rest, close_pair_seed(X, output_layer(X, y, rest).residual, planes)])
+    seed_mse, current_mse = output_layer(X, y, seed).mse, output_layer(X, y, net.directions).mse
+    kept, repaired_mse = False, None
+    if seed_mse < current_mse:
+        X, y = _rows(data, options["polish_rows"], rng)
+        repaired = to_network(*_fit_directions(X, y, seed, None, options["polish_iter"]), None, data.d)
+        if options["collapse_tol"] > 0:
+            repaired = repaired.collapse(options["collapse_tol"])
+        repaired_mse = validation_mse(repaired, data)
+        kept = repaired_mse < report.validation_mse
+    report.add("polish", time.perf_counter() - start, repair="close pair", seed_mse=seed_mse,
+               current_mse=current_mse, validation_mse_repaired=repaired_mse, kept=kept)
+    return record(repaired, data, report) if kept else net
 
 
 def record(net: ReLUNetwork, data: Data, report: Report) -> ReLUNetwork:

@@ -27,7 +27,8 @@ from scipy.optimize import minimize
 from .moments import default_n_jobs
 from .network import ReLUNetwork
 
-__all__ = ["OutputLayer", "output_layer", "refine", "to_network", "resolve_signs", "linear_as_pair"]
+__all__ = ["OutputLayer", "output_layer", "solve_normal_equations", "refine", "to_network", "resolve_signs",
+           "linear_as_pair"]
 
 #: Relative ridge added to the normal equations for numerical safety (ours).
 RIDGE = 1e-12
@@ -70,14 +71,14 @@ def _features(XU: np.ndarray, XV: np.ndarray | None) -> np.ndarray:
 def output_layer(X: np.ndarray, y: np.ndarray, U: np.ndarray, XV: np.ndarray | None = None) -> OutputLayer:
     """Least squares for the weights, the linear coefficients (on ``XV`` = X @ V) and intercept."""
     F = _features(X @ U.T, XV)
-    theta = _solve(F.T @ F, F.T @ y)
+    theta = solve_normal_equations(F.T @ F, F.T @ y)
     residual = y - F @ theta
     k = U.shape[0]
     linear = None if XV is None else theta[k:-1]
     return OutputLayer(theta[:k], linear, float(theta[-1]), float(residual @ residual / len(y)), residual)
 
 
-def _solve(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+def solve_normal_equations(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     """The normal equations, with the features scaled to unit diagonal and a tiny ridge."""
     diag = np.diag(gram)
     scale = np.sqrt(np.where(diag > 0, diag, 1.0))  # an all-zero (dead) feature gets weight 0
@@ -169,7 +170,7 @@ def _minimize(X: np.ndarray, y: np.ndarray, XV: np.ndarray | None, U: np.ndarray
         norms = np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
         V = raw / norms  # the loss is scale-invariant per row; optimise on the sphere
         parts = run(_Block.normal_equations, blocks, [V] * jobs)
-        theta = _solve(sum(p[0] for p in parts), sum(p[1] for p in parts))
+        theta = solve_normal_equations(sum(p[0] for p in parts), sum(p[1] for p in parts))
         sums = run(_Block.gradient, blocks, [theta] * jobs)
         grad = -2.0 / n * sum(g for _, g in sums)
         grad = (grad - np.sum(grad * V, axis=1, keepdims=True) * V) / norms

@@ -15,7 +15,8 @@ Our default, built from the shared stages (DESIGN §4)::
         net <- k neurons inside V (Jennrich / greedy / refine)              (stage C)
         if dim V >= k, or nothing was found next to the rough net:
             net <- net polished in R^d, signs resolved                       (stage D)
-                   (restarts of stage C only while the polished net is not exact)
+                   (while it is not exact: its two weakest neurons re-seeded as a close
+                    pair, kept if better; restarts of stage C, their best polished too)
             if net's held-out loss <= EXACT x Var y: stop
         V <- V + significant directions off V of the moments of y - net(x) - q'(x),
              q' the degree-<=2 fit of y - net (the net's exact moments, T2 on V) (one pass)
@@ -42,6 +43,7 @@ from ..pipeline import (
     linear_fallback,
     low_degree_subspace,
     record,
+    repair_close_pair,
     validation_mse,
 )
 from ..report import Report
@@ -131,7 +133,7 @@ def _polished(data: Data, net: ReLUNetwork, V: np.ndarray, k: int, rng, options:
     loss differs from that of ``net`` by more than ``AGREE`` (one that agrees polishes to
     the same place; on noisy data the restarts agree). The better polished network is kept.
     """
-    first = finish(data, net, V, rng, options, report)
+    first = _finish(data, net, V, rng, options, report)
     if report.validation_relative <= EXACT or options["restarts"] == 1:
         return first
     first_loss = report.validation_mse
@@ -139,8 +141,14 @@ def _polished(data: Data, net: ReLUNetwork, V: np.ndarray, k: int, rng, options:
     rough = validation_mse(net, data)
     if abs(validation_mse(other, data) - rough) <= AGREE * rough:
         return first
-    second = finish(data, other, V, rng, options, report)  # the report now holds the second's loss
+    second = _finish(data, other, V, rng, options, report)  # the report now holds the second's loss
     return record(first, data, report) if first_loss <= report.validation_mse else second
+
+
+def _finish(data: Data, net: ReLUNetwork, V: np.ndarray, rng, options: dict, report: Report) -> ReLUNetwork:
+    """Stage D, then, while the network is not exact, the close-pair repair."""
+    net = finish(data, net, V, rng, options, report)
+    return net if report.validation_relative <= EXACT else repair_close_pair(data, net, rng, options, report)
 
 
 def _discover(data: Data, V: np.ndarray, k: int, rng, options: dict, residual, report: Report) -> np.ndarray:

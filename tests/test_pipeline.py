@@ -1,0 +1,38 @@
+"""The shared stages on hand-made situations the end-to-end tests reach only at large sizes."""
+
+import numpy as np
+
+from narrowrelu import planted, relative_error
+from narrowrelu.engines import Engine
+from narrowrelu.methods.auto import DEFAULTS
+from narrowrelu.pipeline import record, repair_close_pair, scan
+from narrowrelu.polish import refine, to_network
+from narrowrelu.report import Report
+from narrowrelu.sources import open_source
+
+
+def test_close_pair_repair_leaves_the_local_minimum_where_two_weak_neurons_mimic_the_pair():
+    truth = planted.make("close-pair", 10, 3, random_state=0)  # +-10 at angle 1e-2, and one more neuron
+    X, y = planted.sample(truth, 40_000, random_state=1)
+    report = Report(method="auto", n_samples=len(y), n_train=0, n_validation=0, d=10, k=3)
+    data = scan(open_source(X, y), 0.2, Engine("numpy"), report)
+    # The stuck state seen at d = 100, k = 14: the pair's plane holds two far-apart, weak neurons.
+    a, b = truth.directions[:2]
+    b = (b - (b @ a) * a) / np.linalg.norm(b - (b @ a) * a)
+    start = np.vstack([truth.directions[2], -0.85 * a + 0.5 * b, 0.7 * a - 0.7 * b])
+    stuck = record(to_network(*refine(data.X, data.y, start, max_iter=400), None, 10), data, report)
+    assert relative_error(stuck, truth) > 1e-3  # refinement alone does not leave it
+    repaired = repair_close_pair(data, stuck, np.random.default_rng(0), dict(DEFAULTS), report)
+    assert relative_error(repaired, truth) < 1e-8
+    assert report.stages[-1]["repair"] == "close pair" and report.stages[-1]["kept"]
+    assert report.validation_mse == np.mean((repaired.predict(data.X_val) - data.y_val) ** 2)
+
+
+def test_close_pair_repair_keeps_a_network_it_cannot_improve():
+    truth = planted.make("random", 10, 3, random_state=0)
+    X, y = planted.sample(truth, 20_000, noise=0.3, random_state=1)
+    report = Report(method="auto", n_samples=len(y), n_train=0, n_validation=0, d=10, k=3)
+    data = scan(open_source(X, y), 0.2, Engine("numpy"), report)
+    net = record(to_network(*refine(data.X, data.y, truth.directions, max_iter=400), None, 10), data, report)
+    assert repair_close_pair(data, net, np.random.default_rng(0), dict(DEFAULTS), report) is net
+    assert not report.stages[-1]["kept"]
