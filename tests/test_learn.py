@@ -142,6 +142,16 @@ def test_auto_width_on_clear_cases(noise):
     assert relative_error(net, truth) < (1e-4 if noise == 0 else 1e-3)
 
 
+def test_weaker_directions_are_admitted_when_none_clears_the_threshold():
+    """At 25 dk rows no T2 direction of this network clears 4 noise scales, not even on the residual."""
+    truth = planted.make("random", 20, 4, random_state=0)
+    X, y = planted.sample(truth, 2000, random_state=1000)
+    net = learn(X, y, 4, random_state=0)
+    found = [s for s in net.report.stages if s["stage"] == "subspace"]
+    assert found[0]["found"] == 0 and any(s["found"] and s["threshold"] == 2.0 for s in found)
+    assert relative_error(net, truth) < 1e-4
+
+
 @pytest.mark.parametrize("method", ["auto", "cdgkm23", "cn24", "dk23"])
 def test_no_signal_gives_the_linear_model_and_a_warning(method):
     rng = np.random.default_rng(0)

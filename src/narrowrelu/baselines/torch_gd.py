@@ -133,7 +133,7 @@ def gradient_descent(
 
 
 #: Learning rates tried by :func:`tune_learning_rate`.
-LR_GRID = (1e-3, 3e-3, 1e-2, 3e-2)
+LR_GRID = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 
 
 def tune_learning_rate(X, y, k: int, *, grid=LR_GRID, epochs: int = 40, optimizer: str = "adam",

@@ -89,7 +89,7 @@ def auto(data: Data, k: int, rng: np.random.Generator, options: dict, report: Re
         if grown.shape[1] == V.shape[1]:
             break
         V = grown
-    if 0 < V.shape[1] < k:  # fewer than k directions: admit weaker ones of T2 of r for the fit to use
+    if V.shape[1] < k:  # fewer than k directions: admit weaker ones of T2 of r for the fit to use
         V = grow_on_kept_rows(data, V, k, low.quadratic_model(span=V), options["fill_threshold"], report,
                               squared=False)
     if V.shape[1] == 0:
