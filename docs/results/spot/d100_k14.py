@@ -2,7 +2,10 @@
 
 Run as ``python docs/results/spot/d100_k14.py random,close-pair,vanishing 100 14 150000 5``
 (arguments: families, d, k, rows, seed). The record ``d100_k14_n150000_seed5.jsonl`` came
-from commit 0eb3999, two such commands running side by side on the 2-core machine.
+from commit 0eb3999, two such commands running side by side on the 2-core machine;
+``d100_k14_n150000_close-pair_seeds0-5.jsonl`` from commit 4cd9980 (seeds 0 to 5 one after
+another, a benchmark suite sharing the machine), and ``d100_k14_n150000_seeds0-2.jsonl``
+(cluster, vanishing, conditioned, random) from the same commit beside it.
 """
 
 import json

@@ -1,4 +1,4 @@
-"""Spot check: auto on random d=20, k=4 at 25, 50, 100 x dk noiseless rows, 5 seeds each.
+"""Spot check: auto on random d=20, k=4 at 12, 25, 50, 100 x dk noiseless rows, 5 seeds each.
 
 Run from the repository root: ``python docs/results/spot/sample_efficiency.py``.
 """
@@ -11,7 +11,7 @@ from narrowrelu import learn, planted, relative_error
 
 warnings.simplefilter("ignore")
 records = []
-for multiple in (25, 50, 100):
+for multiple in (12, 25, 50, 100):
     for seed in range(5):
         truth = planted.make("random", 20, 4, random_state=seed)
         X, y = planted.sample(truth, multiple * 80, random_state=1000 + seed)
