@@ -20,6 +20,8 @@ Our default, built from the shared stages (DESIGN §4)::
             if net's held-out loss <= EXACT x Var y: stop
         V <- V + significant directions off V of the moments of y - net(x) - q'(x),
              q' the degree-<=2 fit of y - net (the net's exact moments, T2 on V) (one pass)
+        if nothing new while dim V < k: V <- V + directions of T2 of that residual
+             above fill_threshold x its noise, on the kept rows (no pass)
         stop when nothing new is found next to a polished net (dim V <= k + extra_dims)
 
 Residualising is what makes the later passes sensitive: their noise scale is that of the
@@ -102,7 +104,10 @@ def auto(data: Data, k: int, rng: np.random.Generator, options: dict, report: Re
         if (polished and report.validation_relative <= EXACT) or not passes:
             break
         passes -= 1
-        grown = _discover(data, V, k, rng, options, low.quadratic_model(net, span=V), report)
+        residual = low.quadratic_model(net, span=V)
+        grown = _discover(data, V, k, rng, options, residual, report)
+        if grown.shape[1] == V.shape[1] < k:  # the net's residual is small: weaker directions now show
+            grown = grow_on_kept_rows(data, V, k, residual, options["fill_threshold"], report, squared=False)
         if grown.shape[1] == V.shape[1]:
             if polished:
                 break
