@@ -152,6 +152,18 @@ def test_weaker_directions_are_admitted_when_none_clears_the_threshold():
     assert relative_error(net, truth) < 1e-4
 
 
+def test_weaker_directions_of_a_networks_residual_are_admitted_while_dim_v_is_below_k():
+    """After a network, a discovery pass finds nothing new here while dim V < k; the fill threshold does."""
+    truth = planted.make("random", 10, 8, random_state=0)
+    X, y = planted.sample(truth, 12_000, random_state=1)
+    net = learn(X, y, 8, random_state=0)
+    stages = net.report.stages
+    after = stages[next(i for i, s in enumerate(stages) if s["stage"] == "neurons"):]
+    assert any(s["stage"] == "subspace" and s.get("source") == "kept rows" and s["threshold"] == 2.0
+               and s["found"] > 0 for s in after)
+    assert relative_error(net, truth) < 1e-4
+
+
 @pytest.mark.parametrize("method", ["auto", "cdgkm23", "cn24", "dk23"])
 def test_no_signal_gives_the_linear_model_and_a_warning(method):
     rng = np.random.default_rng(0)
