@@ -1,11 +1,17 @@
 """Spot check: ``auto`` on each family at the given size, one JSON line per run.
 
 Run as ``python docs/results/spot/d100_k14.py random,close-pair,vanishing 100 14 150000 5``
-(arguments: families, d, k, rows, seed). The record ``d100_k14_n150000_seed5.jsonl`` came
-from commit 0eb3999, two such commands running side by side on the 2-core machine;
-``d100_k14_n150000_close-pair_seeds0-5.jsonl`` from commit 4cd9980 (seeds 0 to 5 one after
-another, a benchmark suite sharing the machine), and ``d100_k14_n150000_seeds0-2.jsonl``
-(cluster, vanishing, conditioned, random) from the same commit beside it.
+(arguments: families, d, k, rows, seed). Records, each a command like the above per seed:
+
+- ``d100_k14_n150000_seed5.jsonl``: commit 0eb3999 (close pair missed, 2.0e-4);
+- ``d100_k14_n150000_close-pair_seeds0-5.jsonl``, ``d100_k14_n150000_seeds0-2.jsonl``
+  (cluster, vanishing, conditioned, random), ``d20_k14_n100000_seed0.jsonl``,
+  ``d20_k14_n40000_seed1.jsonl`` (cluster missed, 6.4e-4) and ``d50_k14_n100000_seed1.jsonl``:
+  commit 4cd9980;
+- ``d20_k14_n40000_seeds0-2.jsonl`` and ``d100_k14_n150000_close-pair_42f3208.jsonl``:
+  commit 42f3208.
+
+Two such commands, or one beside a benchmark suite, shared the 2-core machine throughout.
 """
 
 import json
