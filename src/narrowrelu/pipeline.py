@@ -294,9 +294,9 @@ def repair_close_pair(data: Data, net: ReLUNetwork, rng: np.random.Generator, op
     the gated unit's own plane). The seeded network
     is refined like stage D only when it already fits those rows better than ``net``, and
     kept when its held-out loss is lower. Pure networks (no linear term) of at least two
-    neurons only.
+    neurons in at least two dimensions only.
     """
-    if net.k < 2 or net.linear is not None:
+    if net.k < 2 or net.linear is not None or data.d < 2:
         return net
     start = time.perf_counter()
     order = np.argsort(np.abs(net.weights))
