@@ -5,7 +5,8 @@ Run as ``python docs/results/noisy-families/noisy_families.py 20 4 40000 orthono
 is the benchmark's (:func:`narrowrelu.bench.harness.oracle_excess_risk`: our refinement
 started at the true network, on the rows ``learn`` fits). ``d20_k4_n40000_seeds0-1.jsonl``
 came from commit 4cd9980 (2026-11-28 09:52, a benchmark suite sharing the machine), run by a
-scratch copy of this script with the same steps.
+scratch copy of this script with the same steps; ``d50_k8_n160000_seed0.jsonl`` from this
+script at commit 7f41e99 (11:05, the machine otherwise idle).
 """
 
 import json
