@@ -289,11 +289,11 @@ def repair_close_pair(data: Data, net: ReLUNetwork, rng: np.random.Generator, op
     A close pair the fit inside the subspace missed ends as a local minimum of the refinement:
     two weak, far-apart neurons mimic it. Without them, the residual is the pair's gated
     linear unit, which :func:`~narrowrelu.neurons.close_pair_seed` fits on about
-    ``select_rows`` evenly spread rows, its base in the plane of the two or in that of the
-    two leading eigen-directions of :math:`T_2` of the residual (about ``fit_rows`` rows:
-    the gated unit's own plane). The seeded network
-    is refined like stage D only when it already fits those rows better than ``net``, and
-    kept when its held-out loss is lower. Pure networks (no linear term) of at least two
+    ``select_rows`` of about ``fit_rows`` evenly spread rows, its base in the plane of the
+    two or in that of the two leading eigen-directions of :math:`T_2` of the residual (on all
+    ``fit_rows``: the gated unit's own plane). The seeded network is refined like stage D
+    only when it already fits the ``select_rows`` better than ``net``, and kept when its
+    held-out loss is lower. Pure networks (no linear term) of at least two
     neurons in at least two dimensions only.
     """
     if net.k < 2 or net.linear is not None or data.d < 2:
@@ -302,13 +302,12 @@ def repair_close_pair(data: Data, net: ReLUNetwork, rng: np.random.Generator, op
     order = np.argsort(np.abs(net.weights))
     weak, rest = net.directions[order[:2]], net.directions[order[2:]]
     step = max(1, len(data.y) // options["fit_rows"])  # evenly strided: no random draw when nothing changes
-    X = data.X[::step]
-    T2 = moments.low_degree(X, output_layer(X, data.y[::step], rest).residual).T2
-    mu, Q = np.linalg.eigh(T2)
-    planes = [weak.T, Q[:, np.argsort(-np.abs(mu))[:2]]]
-    step = max(1, len(data.y) // options["select_rows"])
     X, y = data.X[::step], data.y[::step]
-    seed = np.vstack([rest, close_pair_seed(X, output_layer(X, y, rest).residual, planes)])
+    e = output_layer(X, y, rest).residual
+    mu, Q = np.linalg.eigh(moments.low_degree(X, e).T2)
+    select = slice(None, None, max(1, len(y) // options["select_rows"]))
+    X, y = X[select], y[select]
+    seed = np.vstack([rest, close_pair_seed(X, e[select], [weak.T, Q[:, np.argsort(-np.abs(mu))[:2]]])])
     seed_mse, current_mse = output_layer(X, y, seed).mse, output_layer(X, y, net.directions).mse
     kept, repaired_mse = False, None
     if seed_mse < current_mse:

@@ -91,9 +91,7 @@ def auto(data: Data, k: int, rng: np.random.Generator, options: dict, report: Re
         if grown.shape[1] == V.shape[1]:
             break
         V = grown
-    if V.shape[1] < k:  # fewer than k directions: admit weaker ones of T2 of r for the fit to use
-        V = grow_on_kept_rows(data, V, k, low.quadratic_model(span=V), options["fill_threshold"], report,
-                              squared=False)
+    V = _filled(data, V, k, low.quadratic_model(span=V), options, report)
     if V.shape[1] == 0:
         return linear_fallback(data, report)
     net, polished = _neurons(data, V, k, rng, options, report, polish=V.shape[1] >= k or not passes)
@@ -106,8 +104,8 @@ def auto(data: Data, k: int, rng: np.random.Generator, options: dict, report: Re
         passes -= 1
         residual = low.quadratic_model(net, span=V)
         grown = _discover(data, V, k, rng, options, residual, report)
-        if grown.shape[1] == V.shape[1] < k:  # the net's residual is small: weaker directions now show
-            grown = grow_on_kept_rows(data, V, k, residual, options["fill_threshold"], report, squared=False)
+        if grown.shape[1] == V.shape[1]:  # the net's residual is small: weaker directions now show
+            grown = _filled(data, V, k, residual, options, report)
         if grown.shape[1] == V.shape[1]:
             if polished:
                 break
@@ -154,6 +152,14 @@ def _finish(data: Data, net: ReLUNetwork, V: np.ndarray, rng, options: dict, rep
     """Stage D, then, while the network is not exact, the close-pair repair."""
     net = finish(data, net, V, rng, options, report)
     return net if report.validation_relative <= EXACT else repair_close_pair(data, net, rng, options, report)
+
+
+def _filled(data: Data, V: np.ndarray, k: int, residual, options: dict, report: Report) -> np.ndarray:
+    """While dim V < k: V plus the directions of T2 of ``y - residual(x)`` above ``fill_threshold``
+    noise scales, on the kept rows (no pass), for the fit to use."""
+    if V.shape[1] >= k:
+        return V
+    return grow_on_kept_rows(data, V, k, residual, options["fill_threshold"], report, squared=False)
 
 
 def _discover(data: Data, V: np.ndarray, k: int, rng, options: dict, residual, report: Report) -> np.ndarray:
