@@ -10,6 +10,7 @@ Run as ``python docs/results/spot/d100_k14.py random,close-pair,vanishing 100 14
   commit 4cd9980;
 - ``d20_k14_n40000_seeds0-2.jsonl`` and ``d100_k14_n150000_close-pair_42f3208.jsonl``:
   commit 42f3208.
+- ``d100_k14_n150000_close-pair_066bc36.jsonl`` (seeds 5 and 0): commit 066bc36.
 
 Two such commands, or one beside a benchmark suite, shared the 2-core machine throughout.
 """
