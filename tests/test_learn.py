@@ -6,7 +6,7 @@ import pytest
 
 from narrowrelu import ReLUNetwork, learn, planted, relative_error
 
-RECOVERED = 1e-4  # BENCHMARKS.md: relative population error <= 1e-4 on noiseless data
+RECOVERED = 1e-4  # docs/evaluation.md: relative population error <= 1e-4 on noiseless data
 
 CASES = [
     ("random", 8, 3, {}),

@@ -63,7 +63,7 @@ def test_residualisation_reduces_variance_on_random_family():
         X, y = planted.sample(net, 50_000, random_state=seed + 100)
         r = y - moments.low_degree(X, y).quadratic_model().predict(X)
         ratios.append(y.var() / r.var())
-    # DESIGN §2: ReLU puts ~98% of its energy in degrees <= 2; measured here 10-40x.
+    # docs/maths.md §2: ReLU puts ~98% of its energy in degrees <= 2; measured here 10-40x.
     assert min(ratios) > 5
 
 

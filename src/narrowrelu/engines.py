@@ -6,7 +6,7 @@ on each, and adds the states with :func:`moments.merge`.
 
 - ``"numpy"``: ``n_jobs`` threads on this machine, chunk ``i`` on thread ``i mod n_jobs``,
   each thread's BLAS pinned to one thread (multi-threaded OpenBLAS is up to 140x slower on
-  these tall-skinny products, DESIGN §7). Chunk rows come from a memory budget. Optional
+  these tall-skinny products, docs/engineering.md). Chunk rows come from a memory budget. Optional
   checkpoints (every ``checkpoint_every`` rounds of ``n_jobs`` chunks) and ``resume``: the
   per-thread states are saved as they are, so a resumed pass gives the identical result.
 - ``"torch"``: the same chunk function on torch tensors (one kernel, written against the

@@ -1,6 +1,6 @@
 r"""Probabilists' Hermite polynomials, the ReLU's Hermite coefficients and the contraction kernel.
 
-The whole library rests on three facts (DESIGN §2):
+The whole library rests on three facts (docs/maths.md §2):
 
 * :math:`\mathrm{He}_0 = 1,\ \mathrm{He}_1 = t,\ \mathrm{He}_{n+1} = t\,\mathrm{He}_n - n\,\mathrm{He}_{n-1}`
   with :math:`E[\mathrm{He}_n \mathrm{He}_m] = n!\,\delta_{nm}` for :math:`t \sim N(0, 1)`;

@@ -125,7 +125,7 @@ def learn(
                     options=dict(settings) | {"k": "auto" if auto_width else k, "engine": engine.name,
                                               "source": source.name})
     start = time.perf_counter()
-    # Tall-skinny products throughout: one BLAS thread is up to 140x faster (DESIGN §7).
+    # Tall-skinny products throughout: one BLAS thread is up to 140x faster (docs/engineering.md).
     with threadpool_limits(1, user_api="blas"), engine:
         if standardize:
             begin = time.perf_counter()

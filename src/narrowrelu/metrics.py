@@ -1,6 +1,6 @@
 r"""Exact population metrics and parameter recovery.
 
-For unit :math:`u, v` at angle :math:`\theta` and :math:`x \sim N(0, I)` (DESIGN §2):
+For unit :math:`u, v` at angle :math:`\theta` and :math:`x \sim N(0, I)` (docs/maths.md §2):
 
 .. math::
 

@@ -19,7 +19,7 @@ For a target :math:`t` (the labels :math:`y`, or the residual :math:`r = y - q(x
 
 where :math:`K_\ell` is the contraction kernel of :mod:`narrowrelu.hermite`. All the weighted
 Gram matrices :math:`\sum_n t_n a_\ell(s_{nj})\,x_n x_n^T` of one chunk are one GEMM.
-Residualisation (DESIGN §2): :math:`E[q(x)\,\mathrm{He}_\ell(x)] = 0` for every polynomial
+Residualisation (docs/maths.md §2): :math:`E[q(x)\,\mathrm{He}_\ell(x)] = 0` for every polynomial
 :math:`q` of degree :math:`< \ell`, so subtracting the degree-:math:`\le 2` fit before
 estimating :math:`M_\ell`, :math:`\ell \ge 4`, leaves the estimand unchanged and cuts the
 variance by the ratio :math:`\mathrm{Var}(r)/\mathrm{Var}(y)`.

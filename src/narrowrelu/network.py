@@ -169,7 +169,7 @@ class ReLUNetwork:
 
         Neurons are grouped by single linkage (connected components of the graph
         "angle < tol"); a group becomes one neuron with the summed weight and the direction
-        :math:`\sum |w_i| u_i` normalised. By the collapse lemma (DESIGN §2) the L2 cost is
+        :math:`\sum |w_i| u_i` normalised. By the collapse lemma (docs/maths.md §2) the L2 cost is
         about :math:`|w|\,\eta/\sqrt 2` per merged neuron at spread :math:`\eta`. Groups whose
         weights cancel exactly are dropped.
         """

@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 #: Held-out loss, relative to Var y, below which a fit counts as exact: restarts and the search
-#: stop, and no linear term is tried (ours; recovery in BENCHMARKS.md means error <= 1e-4).
+#: stop, and no linear term is tried (ours; recovery in docs/evaluation.md means error <= 1e-4).
 EXACT = 1e-8
 #: Restarts also stop when one lands within this relative distance of the best loss (ours).
 AGREE = 0.01

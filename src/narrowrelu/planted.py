@@ -1,4 +1,4 @@
-r"""The instance zoo: planted networks and Gaussian samples (the contract of BENCHMARKS.md).
+r"""The instance zoo: planted networks and Gaussian samples (the contract of docs/evaluation.md).
 
 Families (``make(family, d, k, random_state, **params)``):
 

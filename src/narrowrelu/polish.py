@@ -160,7 +160,7 @@ def _minimize(X: np.ndarray, y: np.ndarray, XV: np.ndarray | None, U: np.ndarray
     """L-BFGS on the variable-projection objective over the rows of ``X``: unit directions, and
     whether it stopped before ``max_iter`` iterations."""
     shape, n = U.shape, len(y)
-    # Row blocks on threads, one BLAS thread each (DESIGN §7): the two products per step are
+    # Row blocks on threads, one BLAS thread each (docs/engineering.md): the two products per step are
     # bandwidth-bound, and the blocks' normal equations and gradients add up.
     jobs = max(1, min(default_n_jobs(), X.size // THREAD_ENTRIES))
     blocks = [_Block(X, y, XV, shape[0], slice(i * n // jobs, (i + 1) * n // jobs)) for i in range(jobs)]

@@ -4,7 +4,7 @@ Every moment :math:`T_2 = c_2 \sum_i \lambda_i u_iu_i^T` and
 :math:`M_\ell(g) = c_\ell \sum_i \lambda_i \langle u_i, g\rangle^{\ell-2} u_iu_i^T` has its column
 space in :math:`\mathrm{span}\{u_i\}`. An eigen-direction of an estimate counts only when its
 eigenvalue clears ``threshold`` times the estimate's own noise scale (the operator-norm
-standard error from the batch-to-batch spread, DESIGN §3): no absolute constants.
+standard error from the batch-to-batch spread, docs/maths.md §3): no absolute constants.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from .population_gd import population_gradient_descent, population_loss
 from .torch_gd import gradient_descent, tune_learning_rate
 from .zhong import tensor_initialisation, zhong
 
-#: Width factor of the over-parameterised reference (BENCHMARKS: 4k ... 16k; ours).
+#: Width factor of the over-parameterised reference (docs/evaluation.md: 4k ... 16k; ours).
 WIDE = 8
 #: Epochs and restarts given to every gradient-descent baseline (ours; recorded in each report).
 EPOCHS, RESTARTS = 100, 3

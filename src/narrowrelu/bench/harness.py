@@ -35,7 +35,7 @@ from ..pipeline import MAX_KEPT_ROWS, MAX_VALIDATION_ROWS
 from ..polish import refine, to_network
 from .memory import PeakRSS
 
-#: Recovered: exact relative error at most this (BENCHMARKS.md).
+#: Recovered: exact relative error at most this (docs/evaluation.md).
 RECOVERED = 1e-4
 #: Seed of the separate draw on which learning rates are tuned.
 TUNING_SEED = 10_000
@@ -71,7 +71,7 @@ def _sweeps(d: int, k: int, per_dk: int, widths, dims, multiples) -> list[Case]:
 
 
 def _recovery(d: int, k: int, per_dk: int, families=planted.FAMILIES) -> list[Case]:
-    """Every family at its default knobs (BENCHMARKS.md), ``per_dk * d * k`` noiseless rows."""
+    """Every family at its default knobs (docs/evaluation.md), ``per_dk * d * k`` noiseless rows."""
     return [Case(family, d, k, per_dk * d * k) for family in families]
 
 
@@ -113,7 +113,7 @@ SUITES = {
                    safran_runs=20),
 }
 
-#: Safran and Shamir 2018, % of population-GD runs ending in a spurious minimum (BENCHMARKS.md).
+#: Safran and Shamir 2018, % of population-GD runs ending in a spurious minimum (docs/evaluation.md).
 SAFRAN_REFERENCE = {6: 0.3, 7: 5.5, 8: 12.6, 9: 21.8, 10: 34.6, 11: 45.5, 12: 58.5, 13: 73.0, 14: 73.6, 15: 80.3,
                     16: 85.1, 17: 89.7, 18: 90.0, 19: 93.4, 20: 94.9}
 SAFRAN_REFERENCE_RUNS = 1000

@@ -1,6 +1,6 @@
 r"""``auto``: noise-calibrated iterative subspace discovery, Jennrich + greedy inside it, polish.
 
-Our default, built from the shared stages (DESIGN §4)::
+Our default, built from the shared stages (docs/algorithms.md)::
 
     T2 <- moments of y;  V <- eigen-directions of T2 above threshold x noise    (pass 1)
     q <- degree-<=2 Hermite fit of y, T2 projected onto V (off V it is noise)
@@ -25,7 +25,7 @@ Our default, built from the shared stages (DESIGN §4)::
         stop when nothing new is found next to a polished net (dim V <= k + extra_dims)
 
 Residualising is what makes the later passes sensitive: their noise scale is that of the
-residual, not of y (DESIGN §2). Removing the degree-<=2 fit of what the network misses as
+residual, not of y (docs/maths.md §2). Removing the degree-<=2 fit of what the network misses as
 well keeps the residual small even while the network is wrong.
 """
 

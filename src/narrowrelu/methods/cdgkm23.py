@@ -1,7 +1,7 @@
 r"""``cdgkm23``: Chen, Dou, Goel, Klivans, Meka, *Learning Narrow One-Hidden-Layer ReLU
 Networks*, COLT 2023 (arXiv 2304.10524) — iterative, multi-scale discovery.
 
-As reconstructed in DESIGN §4 (the paper's constants are not ours to read; those below are
+As reconstructed in docs/algorithms.md (the paper's constants are not ours to read; those below are
 ours and exposed as options)::
 
     V <- significant eigen-directions of T2                       (scale 0)

@@ -1,7 +1,7 @@
 r"""``cn24``: Chen, Narayanan, *A faster and simpler algorithm for learning shallow networks*,
 COLT 2024 (arXiv 2307.12496) — the one-stage version.
 
-As reconstructed in DESIGN §4 (constants marked ours are exposed as options)::
+As reconstructed in docs/algorithms.md (constants marked ours are exposed as options)::
 
     T2 <- moments of y                                          (pass 1)
     all contractions at once: g_1..g_p uniform on the sphere,

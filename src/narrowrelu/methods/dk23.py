@@ -1,7 +1,7 @@
 r"""``dk23``: Diakonikolas, Kane, *Efficiently learning one-hidden-layer ReLU networks via
 Schur polynomials*, COLT 2024 (arXiv 2307.12840).
 
-As reconstructed in DESIGN §4 (constants marked ours are exposed as options)::
+As reconstructed in docs/algorithms.md (constants marked ours are exposed as options)::
 
     V <- {}
     repeat:
