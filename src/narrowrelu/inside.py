@@ -46,7 +46,7 @@ def fit_in_subspace(
     the unit sphere of ``V`` (``"net"``, the papers' final step). Each restart selects
     greedily on about ``select_rows`` of the projected rows ``Z = X V`` and, when ``polish``
     is on, refines on all of them (at most ``fit_rows``). Restarts (``options.restarts``
-    unless given, at least 1) stop early once one is exact, or once one is better than the
+    unless given; at least 1) stop early once one is exact, or once one is better than the
     earlier ones or agrees with the best of them (:func:`~narrowrelu.selection.no_worse`).
     """
     start = time.perf_counter()
@@ -57,7 +57,7 @@ def fit_in_subspace(
     select = max(1, len(y) // options.select_rows)  # greedy selection on every select-th row
     best: Candidate | None = None
     losses: list[float] = []
-    for _ in range(max(1, options.restarts if restarts is None else restarts)):
+    for _ in range(options.restarts if restarts is None else restarts):
         if options.candidates == "net":
             pool = _net_pool(V.shape[1], len(y), k, rng, options)
         else:

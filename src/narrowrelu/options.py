@@ -85,6 +85,11 @@ def _option(default, check: _Check, doc: str):
     return field(default=default, metadata={"check": check, "doc": doc})
 
 
+def _candidates(default: str):
+    return _option(default, _choice("moments", "net"), "candidate directions inside V: moment eigenvectors and "
+                   "Jennrich ('moments') or an eta-net of the unit sphere of V ('net', the papers' final step)")
+
+
 @dataclass(frozen=True)
 class _Checked:
     def __post_init__(self):
@@ -105,9 +110,7 @@ class FitOptions(_Checked):
     threshold: float = _option(4.0, _real(0), "eigenvalues count above threshold x their noise scale (ours)")
     contractions_outside: int = _option(16, _integer(1), "contraction vectors g drawn in the whole space (or "
                                         "off V) per discovery pass (ours)")
-    candidates: str = _option("moments", _choice("moments", "net"),
-                              "candidate directions inside V: moment eigenvectors and Jennrich ('moments') or "
-                              "an eta-net of the unit sphere of V ('net', the papers' final step)")
+    candidates: str = _candidates("moments")
     contractions: int = _option(6, _integer(1), "contractions per candidate pool inside V (ours)")
     net_points: int = _option(360, _integer(0), "sphere-net points added to the moment candidates when "
                               "dim V <= 3 (ours)")
@@ -156,8 +159,7 @@ class CN24Options(FitOptions):
 
     degrees: tuple = _option((4, 6), _degrees(), "the even degrees l <= L = O(k) contracted at once (ours: L = 6)")
     contractions_outside: int = _option(8, _integer(1), "p, the number of random g (ours)")
-    candidates: str = _option("net", _choice("moments", "net"), FitOptions.__dataclass_fields__["candidates"]
-                              .metadata["doc"])
+    candidates: str = _candidates("net")
 
 
 @dataclass(frozen=True)
@@ -167,8 +169,7 @@ class DK23Options(FitOptions):
     max_stages: int = _option(4, _integer(0), "sketching rounds after the first (ours)")
     degrees: tuple = _option((4, 6), _degrees(), "even degrees up to L = O(k) (ours: L = 6)")
     contractions_outside: int = _option(6, _integer(1), "sketch size per round (ours)")
-    candidates: str = _option("net", _choice("moments", "net"), FitOptions.__dataclass_fields__["candidates"]
-                              .metadata["doc"])
+    candidates: str = _candidates("net")
 
 
 @dataclass(frozen=True)
@@ -182,8 +183,7 @@ class CDGKM23Options(FitOptions):
     shrink: float = _option(0.75, _real(0, 1), "tau_{s+1} / tau_s and eta_{s+1} / eta_s (ours)")
     scale: float = _option(0.5, _real(0), "eta_0, the collapse angle at scale 0 in radians (ours)")
     max_degree: int = _option(8, _integer(4), "largest L_s (ours)")
-    candidates: str = _option("net", _choice("moments", "net"), FitOptions.__dataclass_fields__["candidates"]
-                              .metadata["doc"])
+    candidates: str = _candidates("net")
 
 
 def _document(cls: type) -> type:
