@@ -40,7 +40,9 @@ Each mechanism can be switched off (:class:`~narrowrelu.options.AutoOptions`):
 ``kept_row_discovery`` (the kept-row look before a pass), ``squared_residual`` (T2 of r^2),
 ``weaker_fills`` (both fills), ``close_pair_repair`` (repair), ``restarts=1`` (the restarts
 after the first), ``neighbours`` (neighbour candidates in the greedy steps),
-``levenberg_marquardt`` (the LM finish of the refinement) and ``extra_dims=0``.
+``levenberg_marquardt`` (the LM finish of the refinement), ``extra_dims=0`` (no V beyond k),
+``contractions_inside=0`` (no g inside V), ``net_points=0`` (no sphere-net candidates when
+dim V <= 3) and ``max_stages=0`` (no pass after the first).
 """
 
 from __future__ import annotations
