@@ -22,7 +22,7 @@ AUTO_BEFORE = {
 }
 SWITCHES = {"kept_row_discovery": False, "squared_residual": False, "weaker_fills": False,
             "close_pair_repair": False, "restarts": 1, "neighbours": False, "levenberg_marquardt": False,
-            "extra_dims": 0}
+            "extra_dims": 0, "contractions_inside": 0, "net_points": 0, "max_stages": 0}
 
 
 def test_defaults_are_the_constants_of_before():
