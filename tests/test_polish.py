@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from narrowrelu import ReLUNetwork, planted, population_mse, relative_error
 from narrowrelu.polish import (
@@ -57,3 +58,50 @@ def test_levenberg_marquardt_takes_over_where_lbfgs_stalls_on_a_cluster():
     assert not converged and relative_error(to_network(U, output_layer(X, y, U), None, 20), truth) > 1e-8
     U, fit = refine(X, y, start, None, max_iter=100)  # the same L-BFGS, then Levenberg-Marquardt
     assert relative_error(to_network(U, fit, None, 20), truth) < 1e-10
+
+
+def test_refine_does_not_depend_on_the_number_of_cores(monkeypatch):
+    from narrowrelu import polish
+
+    truth = planted.make("random", 10, 3, random_state=0)
+    X, y = planted.sample(truth, 250_000, noise=0.1, random_state=1)  # 2.5e6 entries: three row blocks
+    start = truth.directions + 0.05 * np.random.default_rng(2).standard_normal(truth.directions.shape)
+    results = []
+    for cores in (1, 2, 5):
+        monkeypatch.setattr(polish, "default_n_jobs", lambda cores=cores: cores)
+        results.append(refine(X, y, start, max_iter=20)[0])
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(results[0], results[2])
+
+
+def test_resolve_signs_matches_the_exhaustive_search_over_every_flip():
+    rng = np.random.default_rng(0)
+    for k in (1, 3, 7):
+        net = ReLUNetwork(rng.normal(size=k), rng.normal(size=(k, 5)), rng.normal(size=5))
+        flipped, remainder = resolve_signs(net)
+        contrib = net.weights[:, None] * net.directions
+        masks = ((np.arange(2**k)[:, None] >> np.arange(k)) & 1).astype(float)
+        best = np.min(np.linalg.norm(net.linear + masks @ contrib, axis=1))
+        assert remainder == pytest.approx(best, rel=1e-12, abs=1e-12)
+        x = rng.standard_normal((100, 5))
+        np.testing.assert_allclose(flipped.predict(x), net.predict(x), atol=1e-10)
+
+
+def test_levenberg_marquardt_follows_an_aborted_line_search(monkeypatch):
+    """scipy's status 2 (ABNORMAL_TERMINATION_IN_LNSRCH) is not convergence: LM must run."""
+    from narrowrelu import polish
+
+    calls = []
+    real = polish.minimize
+
+    def aborted(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result.status = 2
+        return result
+
+    monkeypatch.setattr(polish, "minimize", aborted)
+    monkeypatch.setattr(polish, "_levenberg_marquardt", lambda X, y, XV, U, steps: calls.append(steps) or U)
+    truth = planted.make("random", 5, 2, random_state=0)
+    X, y = planted.sample(truth, 5_000, random_state=1)
+    refine(X, y, truth.directions, max_iter=5)
+    assert calls == [polish.LM_STEPS]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import json
+import numbers
 import sys
 import time
 from pathlib import Path
@@ -56,6 +59,29 @@ def _pairs(items: tuple[str, ...], what: str) -> dict:
     return result
 
 
+def _family_params(family: str, params: dict) -> dict:
+    """``--param`` values checked against the kind of the family's defaults (a number, a string, a pair)."""
+    defaults = {name: p.default for name, p in inspect.signature(planted.FAMILIES[family]).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    for name, value in params.items():
+        default = defaults.get(name, value)  # unknown names are refused by planted.make
+        if isinstance(default, numbers.Real) or default is None:
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            kind = "a number"
+        elif isinstance(default, tuple):
+            ok = isinstance(value, list) and len(value) == len(default) and all(
+                isinstance(v, numbers.Real) and not isinstance(v, bool) for v in value)
+            kind = f"a list of {len(default)} numbers, e.g. {list(default)}"
+            value = tuple(value) if ok else value
+        else:
+            ok, kind = isinstance(value, type(default)), f"a {type(default).__name__}"
+        if not ok:
+            raise click.BadParameter(f"{name} must be {kind} for family {family!r}, got {value!r}",
+                                     param_hint="--param")
+        params[name] = value
+    return params
+
+
 def _width(text: str) -> int | str:
     if text == "auto":
         return text
@@ -66,7 +92,10 @@ def _width(text: str) -> int | str:
 
 
 def _progress():
-    """A rich progress display and the engine's callback factory (one bar per pass)."""
+    """A rich progress display and the engine's callback factory (one bar per pass); nothing when
+    stderr is not a terminal (a pipe or a file gets no bars and no blank lines)."""
+    if not err.is_terminal:
+        return contextlib.nullcontext(), None
     display = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TextColumn("{task.fields[rate]}"), TimeRemainingColumn(), console=err, transient=True)
 
@@ -169,7 +198,7 @@ def demo(family, d, k, n, noise, seed, baseline, png) -> None:
 @click.option("--float32", is_flag=True, help="Store single precision (half the size; readers return float64).")
 def generate(family, d, k, n, noise, seed, param, output, truth, float32) -> None:
     """Plant a FAMILY network and write n samples of it (streamed in blocks)."""
-    net = planted.make(family, d, k, random_state=seed, **_pairs(param, "--param"))
+    net = planted.make(family, d, k, random_state=seed, **_family_params(family, _pairs(param, "--param")))
     truth_path = _new_path(truth) if truth else None
     rng = np.random.default_rng(seed + 1)
     with Writer(output, n, d, dtype=np.float32 if float32 else np.float64) as writer:
@@ -189,7 +218,7 @@ def generate(family, d, k, n, noise, seed, param, output, truth, float32) -> Non
 @click.option("--seed", default=None, type=click.IntRange(0), help="Seeds every random choice.")
 @click.option("--validation-fraction", default=0.2, show_default=True, type=float)
 @click.option("--standardize", is_flag=True, help="Inputs N(mu, Sigma): whiten, learn, map back (hidden biases).")
-@click.option("--option", multiple=True, metavar="NAME=VALUE", help="A method option (see the method's DEFAULTS).")
+@click.option("--option", multiple=True, metavar="NAME=VALUE", help="A method option (narrowrelu.options).")
 @click.option("--engine", default="numpy", show_default=True, type=click.Choice(ENGINES))
 @click.option("--n-jobs", default=None, type=click.IntRange(1), help="Threads of the numpy engine.")
 @click.option("--chunk-rows", default=None, type=click.IntRange(1), help="Rows per chunk.")

@@ -13,10 +13,13 @@ from ._validation import RandomState, as_generator, check_positive_int, gaussian
 from .engines import Engine
 from .methods import METHODS
 from .network import ReLUNetwork
-from .pipeline import EXACT, low_degree_subspace, scan
+from .options import FitOptions, as_plain, build
+from .pipeline import scan
 from .report import Report
+from .selection import chosen_width, evaluate, record, width_search_done
 from .sources import open_source
 from .standardize import estimate
+from .subspace import low_degree_subspace
 
 __all__ = ["learn"]
 
@@ -29,8 +32,6 @@ GAUSSIAN_CHECK_ROWS = 25_000
 
 #: Widths tried by ``k="auto"`` stop at this many neurons (ours).
 MAX_AUTO_K = 16
-#: ``k="auto"`` keeps the smallest width whose held-out loss is within this factor of the best (ours).
-WIDTH_TOLERANCE = 0.01
 
 
 def learn(
@@ -44,7 +45,8 @@ def learn(
     engine: str | Engine = "numpy",
     target: str = "y",
     standardize: bool = False,
-    **options,
+    options: FitOptions | None = None,
+    **keywords,
 ) -> ReLUNetwork:
     r"""Learn :math:`f(x) = \sum_{i \le k} \lambda_i \mathrm{relu}(\langle u_i, x\rangle)` from samples, x ~ N(0, I).
 
@@ -58,8 +60,8 @@ def learn(
     k : int or "auto"
         Number of neurons, >= 1; ``"auto"`` chooses it: widths from the number of
         significant degree-2 directions upward, while the held-out loss improves by more than
-        ``WIDTH_TOLERANCE``; the smallest width within that tolerance of the best is kept and
-        the choice is reported (stage ``width``).
+        ``narrowrelu.selection.WIDTH_TOLERANCE``; the smallest width within that tolerance of
+        the best is kept and the choice is reported (stage ``width``).
     method : {'auto', 'cdgkm23', 'cn24', 'dk23'}, default='auto'
         The learner (see :mod:`narrowrelu.methods`): our default, or the algorithms of
         Chen-Dou-Goel-Klivans-Meka 2023, Chen-Narayanan 2024, Diakonikolas-Kane 2023.
@@ -80,9 +82,13 @@ def learn(
         :math:`-\langle \Sigma^{-1/2}u_i, \mu\rangle` and the intercept shifts by the linear
         term's :math:`-\langle \Sigma^{-1/2}c, \mu\rangle`. The report keeps
         :math:`\mu` and :math:`\Sigma^{-1/2}` (``report.standardization``).
-    **options
-        Method options; unknown names are refused. Those marked "ours" in a method's
-        ``DEFAULTS`` are constants the papers leave open.
+    options : options dataclass of the method, optional
+        :class:`~narrowrelu.options.AutoOptions`, ``CN24Options``, ``DK23Options`` or
+        ``CDGKM23Options`` (``METHODS[method][1]``); the defaults when omitted.
+    **keywords
+        Method options by name, replacing fields of ``options``: a name the method does not
+        use, or a value out of range, raises ``ValueError``. Fields marked "(ours)" are
+        constants the papers leave open.
 
     Returns
     -------
@@ -106,23 +112,17 @@ def learn(
         raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     if not isinstance(validation_fraction, numbers.Real) or not 0 < validation_fraction < 1:
         raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction!r}")
-    method_fn, defaults = METHODS[method]
-    unknown = sorted(set(options) - set(defaults))
-    if unknown:
-        raise ValueError(
-            f"unknown option(s) {', '.join(unknown)} for method {method!r}; "
-            f"it accepts {', '.join(defaults)}"
-        )
+    method_fn, options_class = METHODS[method]
+    settings = build(options_class, method, options, keywords)
     source = open_source(X, y, target=target)
     n, d = source.n_rows, source.n_features
     if n < 4:
         raise ValueError(f"too few samples: got n_samples={n}, need at least 4 "
                          f"({MIN_ROWS_PER_DK * d * k} are advised for d={d}, k={k})")
-    settings = defaults | options
     rng = as_generator(random_state)
     engine = engine if isinstance(engine, Engine) else Engine(engine)
     report = Report(method=method, n_samples=n, n_train=0, n_validation=0, d=d, k=k,
-                    options=dict(settings) | {"k": "auto" if auto_width else k, "engine": engine.name,
+                    options=as_plain(settings) | {"k": "auto" if auto_width else k, "engine": engine.name,
                                               "source": source.name})
     start = time.perf_counter()
     # Tall-skinny products throughout: one BLAS thread is up to 140x faster (docs/engineering.md).
@@ -169,26 +169,25 @@ def _input_warnings(data, d: int, k: int, constant: bool) -> list[str]:
     return found
 
 
-def _choose_width(data, method_fn, rng, settings: dict, report: Report) -> ReLUNetwork:
-    """``k="auto"``: fit growing widths, keep the smallest within ``WIDTH_TOLERANCE`` of the best."""
-    _, V = low_degree_subspace(data, MAX_AUTO_K, settings["threshold"], report)
-    exact = EXACT * float(np.var(data.y_val))
+def _choose_width(data, method_fn, rng, settings: FitOptions, report: Report) -> ReLUNetwork:
+    """``k="auto"``: fit growing widths, keep the smallest the selection rule allows
+    (:func:`~narrowrelu.selection.width_search_done`, :func:`~narrowrelu.selection.chosen_width`)."""
+    _, V = low_degree_subspace(data, MAX_AUTO_K, settings.threshold, report)
+    variance = float(np.var(data.y_val))
     fits: list[tuple[int, float, ReLUNetwork, Report]] = []
     for width in range(max(1, V.shape[1]), MAX_AUTO_K + 1):
         trial = Report(method=report.method, n_samples=report.n_samples, n_train=report.n_train,
                        n_validation=report.n_validation, d=report.d, k=width)
         net = method_fn(data, width, rng, settings, trial)
-        fits.append((width, trial.validation_mse, net, trial))
-        best_before = min(f[1] for f in fits[:-1]) if len(fits) > 1 else np.inf
-        if trial.validation_mse <= exact or trial.validation_mse > (1 - WIDTH_TOLERANCE) * best_before:
+        fits.append((width, evaluate(net, data).loss, net, trial))
+        if width_search_done([f[1] for f in fits], variance):
             break
-    best = min(f[1] for f in fits)
-    width, loss, net, trial = next(f for f in fits if f[1] <= (1 + WIDTH_TOLERANCE) * best + exact)
+    width, loss, net, trial = fits[chosen_width([f[1] for f in fits], variance)]
     report.k = width
     report.passes += sum(f[3].passes for f in fits)
     report.stages += trial.stages
     report.warnings += trial.warnings
-    report.validation_mse, report.validation_relative = trial.validation_mse, trial.validation_relative
+    record(evaluate(net, data), report)
     report.add("width", 0.0, tried=[f[0] for f in fits], validation_mse=[f[1] for f in fits], chosen=width,
                significant_degree2_directions=V.shape[1])
     return net

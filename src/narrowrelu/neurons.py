@@ -16,10 +16,12 @@ features and a free linear term), refitting all chosen directions after each ste
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from . import moments
-from .polish import output_layer, refine, solve_normal_equations
+from .least_squares import output_layer, solve_normal_equations
 from .subspace import random_unit_vectors
 
 __all__ = ["candidate_pool", "net_size", "sphere_net", "neighbours", "greedy_select", "close_pair_seed"]
@@ -101,22 +103,27 @@ def neighbours(U: np.ndarray, angles=NEIGHBOUR_ANGLES) -> np.ndarray:
 
 
 def greedy_select(
-    Z: np.ndarray, y: np.ndarray, pool: np.ndarray, k: int, *, step_iter: int = 25
+    Z: np.ndarray, y: np.ndarray, pool: np.ndarray, k: int, *, step_iter: int = 0, refine: Callable | None = None,
+    offer_neighbours: bool = True,
 ) -> np.ndarray:
     """Choose ``k`` directions from ``pool`` by forward regression, refitting after each step.
 
     Each step adds the candidate whose ReLU feature, orthogonalised against the current
     features (chosen ReLUs, the linear term ``Z`` and the intercept), has the largest
-    squared correlation with the residual; then all chosen directions are refined briefly
-    (``step_iter`` L-BFGS iterations, no Levenberg-Marquardt). Besides the pool, every step offers the
-    :func:`neighbours` of the directions already chosen, so that nearly parallel neurons
-    (a close pair, a cluster) can be built one at a time.
+    squared correlation with the residual; then, with ``step_iter > 0``, all chosen
+    directions are refined briefly by ``refine(Z, y, U, Z, max_iter=step_iter, lm_steps=0)``
+    (:func:`narrowrelu.polish.refine`, passed in by the caller: L-BFGS, no Levenberg-Marquardt).
+    With ``offer_neighbours``, every step also offers the :func:`neighbours` of the directions
+    already chosen, so that nearly parallel neurons (a close pair, a cluster) can be built one
+    at a time.
     """
+    if step_iter and refine is None:
+        raise ValueError("greedy_select needs refine when step_iter > 0")
     U = np.zeros((0, Z.shape[1]))
     F_pool = np.maximum(Z @ pool.T, 0.0)
     for _ in range(k):
         fit = output_layer(Z, y, U, Z)
-        near = neighbours(U)
+        near = neighbours(U) if offer_neighbours else U[:0]
         candidates = np.vstack([pool, near])
         F = np.hstack([F_pool, np.maximum(Z @ near.T, 0.0)])
         Q, _ = np.linalg.qr(np.hstack([np.maximum(Z @ U.T, 0.0), Z, np.ones((len(y), 1))]))

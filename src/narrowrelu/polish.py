@@ -1,12 +1,7 @@
-r"""Stage D: the output layer by least squares, and local refinement of the hidden directions.
+r"""Stage D: local refinement of the hidden directions, and the network's forms.
 
-One least-squares kernel and one refinement serve every method.
-
-Given directions :math:`U` (k, d) the output layer solves
-
-.. math:: \min_{w, a, b}\ \tfrac1n \| y - \mathrm{relu}(XU^T) w - (XV) a - b \|^2
-
-where :math:`V` (d, r) spans the allowed linear term (``None`` for no linear term). The
+One refinement serves every method. For fixed directions :math:`U` (k, d) the output layer
+is the least-squares fit of :mod:`narrowrelu.least_squares`. The
 refinement minimises the *variable-projection* objective :math:`\phi(U)` = that minimum,
 whose gradient (envelope theorem) is :math:`-\tfrac2n \sum_n e_n w_i 1[\langle u_i, x_n\rangle > 0] x_n`
 for the optimal residual :math:`e`, with L-BFGS on a ladder of row subsets, coarsest first,
@@ -18,20 +13,18 @@ depend on its length), and the gradient projected accordingly.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
 from scipy.optimize import minimize
 
+from .least_squares import OutputLayer, features, output_layer, solve_normal_equations
 from .moments import default_n_jobs
 from .network import ReLUNetwork
 
-__all__ = ["OutputLayer", "output_layer", "solve_normal_equations", "refine", "to_network", "resolve_signs",
-           "linear_as_pair"]
+__all__ = ["OutputLayer", "output_layer", "solve_normal_equations", "refine", "fit_directions", "to_network",
+           "resolve_signs", "linear_as_pair"]
 
-#: Relative ridge added to the normal equations for numerical safety (ours).
-RIDGE = 1e-12
 #: :func:`refine` first solves on every ``COARSE_STRIDE``-th row, and on every
 #: ``COARSE_STRIDE``-th of those, ..., while such a subset keeps at least ``COARSE_ROWS``
 #: rows and ``COARSE_ROWS_PER_PARAMETER`` per entry of the directions (ours).
@@ -44,50 +37,10 @@ COARSE_ITER_FACTOR = 4
 #: ``LM_MAX_PARAMETERS`` entries of the directions; its Gauss-Newton matrix is accumulated
 #: over blocks of ``LM_BLOCK_ROWS`` rows (ours).
 LM_STEPS, LM_MAX_PARAMETERS, LM_BLOCK_ROWS = 40, 2_000, 2_048
-#: :func:`refine` gives each thread a block of at least this many entries of X (ours):
-#: smaller blocks lose more to thread hand-offs than they gain.
-THREAD_ENTRIES = 1_000_000
-
-
-@dataclass
-class OutputLayer:
-    """Least-squares output layer for fixed directions."""
-
-    weights: np.ndarray  # (k,)
-    linear: np.ndarray | None  # (r,) coefficients on the linear basis, or None
-    intercept: float
-    mse: float
-    residual: np.ndarray  # (n,)
-
-
-def _features(XU: np.ndarray, XV: np.ndarray | None) -> np.ndarray:
-    parts = [np.maximum(XU, 0.0)]
-    if XV is not None:
-        parts.append(XV)
-    parts.append(np.ones((XU.shape[0], 1)))
-    return np.hstack(parts)
-
-
-def output_layer(X: np.ndarray, y: np.ndarray, U: np.ndarray, XV: np.ndarray | None = None) -> OutputLayer:
-    """Least squares for the weights, the linear coefficients (on ``XV`` = X @ V) and intercept."""
-    F = _features(X @ U.T, XV)
-    theta = solve_normal_equations(F.T @ F, F.T @ y)
-    residual = y - F @ theta
-    k = U.shape[0]
-    linear = None if XV is None else theta[k:-1]
-    return OutputLayer(theta[:k], linear, float(theta[-1]), float(residual @ residual / len(y)), residual)
-
-
-def solve_normal_equations(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """The normal equations, with the features scaled to unit diagonal and a tiny ridge."""
-    diag = np.diag(gram)
-    scale = np.sqrt(np.where(diag > 0, diag, 1.0))  # an all-zero (dead) feature gets weight 0
-    try:
-        theta = scipy.linalg.solve(gram / np.outer(scale, scale) + RIDGE * np.eye(len(scale)), rhs / scale,
-                                   assume_a="pos")
-    except (np.linalg.LinAlgError, scipy.linalg.LinAlgError):
-        theta = np.linalg.lstsq(gram / np.outer(scale, scale), rhs / scale, rcond=None)[0]
-    return theta / scale
+#: :func:`refine` sums its normal equations and gradients over blocks of about this many
+#: entries of X (ours), in a fixed order, spread over threads: the result does not depend on
+#: the number of cores, and smaller blocks would lose more to thread hand-offs than they gain.
+BLOCK_ENTRIES = 1_000_000
 
 
 class _Block:
@@ -134,7 +87,7 @@ def refine(
     Coarse to fine: the directions are first refined on a ladder of evenly strided subsets
     of the rows (``COARSE_STRIDE``), coarsest first, each step costing a fraction of a full
     evaluation; every finer level then starts next to its optimum (on noiseless data, at
-    it). Where L-BFGS runs out of iterations on the coarsest level, up to ``lm_steps`` steps
+    it). Where L-BFGS does not converge on the coarsest level, up to ``lm_steps`` steps
     of :func:`_levenberg_marquardt` follow there (0 for a deliberately brief refinement).
     Returns the refined unit directions and their least-squares output layer.
     """
@@ -158,20 +111,20 @@ def refine(
 def _minimize(X: np.ndarray, y: np.ndarray, XV: np.ndarray | None, U: np.ndarray, max_iter: int,
               tol: float) -> tuple[np.ndarray, bool]:
     """L-BFGS on the variable-projection objective over the rows of ``X``: unit directions, and
-    whether it stopped before ``max_iter`` iterations."""
+    whether it converged (``scipy``'s status 0; neither out of iterations nor a failed line search)."""
     shape, n = U.shape, len(y)
-    # Row blocks on threads, one BLAS thread each (docs/engineering.md): the two products per step are
-    # bandwidth-bound, and the blocks' normal equations and gradients add up.
-    jobs = max(1, min(default_n_jobs(), X.size // THREAD_ENTRIES))
-    blocks = [_Block(X, y, XV, shape[0], slice(i * n // jobs, (i + 1) * n // jobs)) for i in range(jobs)]
-
+    # Fixed row blocks (not one per core), summed in order; spread over threads with one BLAS
+    # thread each (docs/engineering.md): the two products per step are bandwidth-bound.
+    step = max(1, BLOCK_ENTRIES // max(1, X.shape[1]))
+    blocks = [_Block(X, y, XV, shape[0], slice(i, i + step)) for i in range(0, n, step)]
+    jobs = max(1, min(default_n_jobs(), len(blocks)))
     def objective(flat, run):
         raw = flat.reshape(shape)
         norms = np.maximum(np.linalg.norm(raw, axis=1, keepdims=True), 1e-12)
         V = raw / norms  # the loss is scale-invariant per row; optimise on the sphere
-        parts = run(_Block.normal_equations, blocks, [V] * jobs)
+        parts = run(_Block.normal_equations, blocks, [V] * len(blocks))
         theta = solve_normal_equations(sum(p[0] for p in parts), sum(p[1] for p in parts))
-        sums = run(_Block.gradient, blocks, [theta] * jobs)
+        sums = run(_Block.gradient, blocks, [theta] * len(blocks))
         grad = -2.0 / n * sum(g for _, g in sums)
         grad = (grad - np.sum(grad * V, axis=1, keepdims=True) * V) / norms
         return sum(sse for sse, _ in sums) / n, grad.ravel()
@@ -182,7 +135,8 @@ def _minimize(X: np.ndarray, y: np.ndarray, XV: np.ndarray | None, U: np.ndarray
         result = minimize(objective, start.ravel(), args=(run,), jac=True, method="L-BFGS-B",
                           options={"maxiter": max_iter, "ftol": tol, "gtol": 1e-14, "maxcor": 30})
     U = result.x.reshape(shape)
-    return U / np.maximum(np.linalg.norm(U, axis=1, keepdims=True), 1e-300), result.nit < max_iter
+    # status 0: converged; 1: out of iterations; 2: the line search failed (not converged either).
+    return U / np.maximum(np.linalg.norm(U, axis=1, keepdims=True), 1e-300), result.status == 0
 
 
 def _levenberg_marquardt(X: np.ndarray, y: np.ndarray, XV: np.ndarray | None, U: np.ndarray,
@@ -201,7 +155,7 @@ def _levenberg_marquardt(X: np.ndarray, y: np.ndarray, XV: np.ndarray | None, U:
     fit = output_layer(X, y, U, XV)
     damping = 1e-3
     for _ in range(steps):
-        F = _features(X @ U.T, XV)
+        F = features(X @ U.T, XV)
         H, g, C = np.zeros((k * d, k * d)), np.zeros(k * d), np.zeros((F.shape[1], k * d))
         for start in range(0, len(y), LM_BLOCK_ROWS):
             rows = slice(start, start + LM_BLOCK_ROWS)
@@ -255,9 +209,11 @@ def resolve_signs(net: ReLUNetwork) -> tuple[ReLUNetwork, float]:
         return net, float(np.linalg.norm(c))
     contrib = net.weights[:, None] * net.directions  # flipping i adds w_i u_i to the linear term
     if k <= 16:
+        # |c + m C|^2 = |c|^2 + 2 m.(Cc) + m (CC^T) m: 2^k x k^2 work, nothing of size 2^k x d.
         masks = ((np.arange(2**k)[:, None] >> np.arange(k)) & 1).astype(float)
-        norms = np.linalg.norm(c + masks @ contrib, axis=1)
-        flips = masks[int(np.argmin(norms))].astype(bool)
+        gram = contrib @ contrib.T
+        squares = c @ c + 2 * masks @ (contrib @ c) + np.einsum("mi,mi->m", masks @ gram, masks)
+        flips = masks[int(np.argmin(squares))].astype(bool)
     else:
         flips = np.zeros(k, dtype=bool)
         for i in np.argsort(-np.abs(net.weights)):
@@ -286,3 +242,12 @@ def linear_as_pair(net: ReLUNetwork) -> ReLUNetwork:
     norm = float(np.linalg.norm(c))
     return ReLUNetwork(np.concatenate([net.weights[keep], [norm, -norm]]),
                        np.vstack([net.directions[keep], c / norm, -c / norm]), None, net.intercept)
+
+
+def fit_directions(X: np.ndarray, y: np.ndarray, U: np.ndarray, XV: np.ndarray | None, iters: int,
+                   levenberg_marquardt: bool = True) -> tuple[np.ndarray, OutputLayer]:
+    """:func:`refine` for ``iters`` iterations (with or without Levenberg-Marquardt); with ``iters = 0``
+    the directions stay and only the output layer is fitted."""
+    if not iters:
+        return U, output_layer(X, y, U, XV)
+    return refine(X, y, U, XV, max_iter=iters, lm_steps=LM_STEPS if levenberg_marquardt else 0)

@@ -5,15 +5,26 @@ Every moment :math:`T_2 = c_2 \sum_i \lambda_i u_iu_i^T` and
 space in :math:`\mathrm{span}\{u_i\}`. An eigen-direction of an estimate counts only when its
 eigenvalue clears ``threshold`` times the estimate's own noise scale (the operator-norm
 standard error from the batch-to-batch spread, docs/maths.md §3): no absolute constants.
+
+The kernels come first; :func:`low_degree_subspace`, :func:`grow_on_kept_rows` and
+:func:`grow_subspace` are the growth steps the methods call (from pass 1, from the kept rows,
+from one more pass).
 """
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
+
+from . import moments
+from .pipeline import Data, moment_pass
+from .report import Report
 
 __all__ = [
     "complement_projector", "significant_directions", "merge_directions", "random_unit_vectors",
-    "squared_contractions", "significant_square_directions",
+    "squared_contractions", "significant_square_directions", "low_degree_subspace", "grow_on_kept_rows",
+    "grow_subspace",
 ]
 
 
@@ -132,3 +143,75 @@ def significant_square_directions(
         edge = max(edge, JACKKNIFE_WEIGHT * np.sqrt((B - 1) / B * np.sum(spread**2)) * B * (B - 1))
     keep = mu > threshold * edge
     return Q[:, keep][:, ::-1], mu[keep][::-1] / edge
+
+
+def low_degree_subspace(data: Data, k: int, threshold: float, report: Report) -> tuple[moments.Moments, np.ndarray]:
+    """The significant eigen-directions of :math:`T_2` (from pass 1, ``data.low``)."""
+    low = data.low
+    empty = np.zeros((data.d, 0))
+    found, mu = significant_directions(low.T2, low.T2_noise(), threshold, empty)
+    V = merge_directions(empty, [found], max_dim=k)
+    report.add("subspace", 0.0, found=V.shape[1], eigenvalues=mu, noise=low.T2_noise(), threshold=threshold)
+    return low, V
+
+
+def _scaled(M: np.ndarray, noise: float, threshold: float, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Significant directions of ``M`` off ``V``, eigenvalues in units of ``noise``."""
+    directions, mu = significant_directions(M, noise, threshold, V)
+    return directions, mu / noise
+
+
+def _second_moment_directions(m: moments.Moments, threshold: float, V: np.ndarray) -> list:
+    """:func:`_scaled` for :math:`T_2` of the target and, when taken, of its square."""
+    found = [_scaled(m.T2, m.T2_noise(), threshold, V)]
+    if m.T2_squared is not None:
+        found.append(_scaled(m.T2_squared, m.T2_squared_noise(), threshold, V))
+    return found
+
+
+def grow_on_kept_rows(
+    data: Data, V: np.ndarray, max_dim: int, residual, threshold: float, report: Report, squared: bool = True
+) -> np.ndarray:
+    r"""No pass over the source: :math:`T_2` of ``r = y - residual(x)`` (and of :math:`r^2`) on the kept rows.
+
+    Off ``V`` the residual's :math:`T_2` is that of ``y`` with the noise of ``r``, which the
+    residual makes far smaller than that of ``y`` (pass 1), and :math:`T_2` of :math:`r^2` sees
+    every hidden direction at full strength (see :func:`grow_subspace`). Two weighted Gram
+    matrices over at most ``MAX_KEPT_ROWS`` rows in memory; contractions need a pass.
+    """
+    start = time.perf_counter()
+    spec = moments.MomentSpec(d=data.d, squared=squared, batch_rows=moments.batch_rows_for(len(data.y)),
+                              residual=residual)
+    m = moments.finalize(moments.accumulate(data.X, data.y, spec), spec)
+    grown = merge_directions(V, [f[0] for f in _second_moment_directions(m, threshold, V)], max_dim=max_dim)
+    report.add("subspace", time.perf_counter() - start, found=grown.shape[1] - V.shape[1], source="kept rows",
+               rows=len(data.y), T2_noise=m.T2_noise(), threshold=threshold)
+    return grown
+
+
+def grow_subspace(
+    data: Data, V: np.ndarray, max_dim: int, G: np.ndarray, degrees: tuple[int, ...], residual,
+    threshold: float, report: Report, min_singular: float = 0.5, squared: bool = False,
+) -> np.ndarray:
+    r"""One pass: :math:`T_2` and :math:`M_\ell(g)` of ``y - residual(x)``; their significant directions off ``V``.
+
+    With ``squared``, also :math:`T_2` of the squared residual :math:`r^2` (ours): :math:`r`
+    depends on x only through the hidden directions (and V), so the range of
+    :math:`E[r^2(xx^T - I)]` lies in their span, and it sees at full strength what odd and
+    low-degree moments cannot (:math:`|t|`-like structure, the ``vanishing`` family, whose
+    square has a degree-2 part) while a contraction :math:`M_4(g)` sees it at
+    :math:`\langle u, g\rangle^2 \sim 1/d`. Returns ``V`` grown by the new directions (at
+    most ``max_dim`` columns in all).
+    """
+    spec = moments.MomentSpec(d=data.d, degrees=tuple(degrees), directions=G, squared=squared,
+                              batch_rows=moments.batch_rows_for(data.source.n_rows), residual=residual)
+    m = moment_pass(data, spec, report, "moments")
+    noise = m.M_noise()
+    found = _second_moment_directions(m, threshold, V)
+    found += [_scaled(m.M[i, j], noise[i, j], threshold, V) for i in range(len(degrees)) for j in range(len(G))]
+    found.append(significant_square_directions(m.batch_M, threshold, V))
+    grown = merge_directions(V, [f[0] for f in found], max_dim=max_dim, min_singular=min_singular)
+    report.add("subspace", 0.0, found=grown.shape[1] - V.shape[1], degrees=list(degrees),
+               signal_to_noise=sorted((abs(float(f[1][0])) for f in found if len(f[1])), reverse=True),
+               T2_noise=m.T2_noise(), threshold=threshold)
+    return grown

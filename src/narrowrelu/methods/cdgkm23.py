@@ -5,7 +5,7 @@ As reconstructed in docs/algorithms.md (the paper's constants are not ours to re
 ours and exposed as options)::
 
     V <- significant eigen-directions of T2                       (scale 0)
-    for s = 1, 2, ...:
+    for s = 1, 2, ... while dim V < k and V is not all of R^d:
         draw g orthogonal to V (to find new directions) and inside V (for SNR)
         for each even l <= L_s (T2 for l = 2): eigen-directions off V with |mu| > tau_s noise
         add them to V, collapsing directions closer than the scale eta_s
@@ -22,39 +22,39 @@ import math
 import numpy as np
 from scipy.linalg import null_space
 
-from ..pipeline import Data, finish, fit_in_subspace, grow_subspace, linear_fallback, low_degree_subspace
+from ..forms import finish, linear_fallback
+from ..inside import fit_in_subspace
+from ..options import CDGKM23Options
+from ..pipeline import Data
 from ..report import Report
-from ..subspace import merge_directions, random_unit_vectors, significant_directions
-from .auto import DEFAULTS as AUTO
-
-DEFAULTS = AUTO | {
-    "threshold": 6.0,  # tau_0 in units of noise (ours)
-    "max_stages": 6,
-    "min_threshold": 3.0,  # floor of tau_s (ours)
-    "shrink": 0.75,  # tau_{s+1} / tau_s and eta_{s+1} / eta_s (ours)
-    "scale": 0.5,  # eta_0, the collapse angle at scale 0 in radians (ours)
-    "max_degree": 8,  # largest L_s (ours)
-    "candidates": "net",
-}
+from ..selection import record
+from ..subspace import (
+    grow_subspace,
+    low_degree_subspace,
+    merge_directions,
+    random_unit_vectors,
+    significant_directions,
+)
 
 
-def cdgkm23(data: Data, k: int, rng: np.random.Generator, options: dict, report: Report):
-    low, V = low_degree_subspace(data, k, options["threshold"], report)
-    tau, eta, L = options["threshold"], options["scale"], 4
-    for _ in range(options["max_stages"]):
-        if V.shape[1] >= k:
+def cdgkm23(data: Data, k: int, rng: np.random.Generator, options: CDGKM23Options, report: Report):
+    low, V = low_degree_subspace(data, k, options.threshold, report)
+    tau, eta, L = options.threshold, options.scale, 4
+    for _ in range(options.max_stages):
+        if V.shape[1] >= min(k, data.d):  # k found, or V is all of R^d: nothing is left off V
             break
-        outside = random_unit_vectors(rng, options["contractions_outside"], null_space(V.T))
-        inside = random_unit_vectors(rng, options["contractions_inside"], V) if V.shape[1] else outside[:0]
+        outside = random_unit_vectors(rng, options.contractions_outside, null_space(V.T))
+        inside = random_unit_vectors(rng, options.contractions_inside, V) if V.shape[1] else outside[:0]
         collapse = eta / math.sqrt(2)  # two unit vectors at angle eta have singular values ~ eta/sqrt 2
         V = merge_directions(V, [significant_directions(low.T2, low.T2_noise(), tau, V)[0]], k, collapse)
         grown = grow_subspace(data, V, k, np.vstack([outside, inside]), tuple(range(4, L + 1, 2)),
                               low.quadratic_model(), tau, report, min_singular=collapse)
-        if grown.shape[1] == V.shape[1] and tau <= options["min_threshold"]:
+        if grown.shape[1] == V.shape[1] and tau <= options.min_threshold:
             break
         V = grown
-        tau = max(options["shrink"] * tau, options["min_threshold"])
-        eta, L = options["shrink"] * eta, min(L + 2, options["max_degree"])
+        tau = max(options.shrink * tau, options.min_threshold)
+        eta, L = options.shrink * eta, min(L + 2, options.max_degree)
     if V.shape[1] == 0:
-        return linear_fallback(data, report)
-    return finish(data, fit_in_subspace(data, V, k, rng, options, report), V, rng, options, report)
+        return record(linear_fallback(data, report), report)
+    rough = fit_in_subspace(data, V, k, rng, options, report)
+    return record(finish(data, rough.network, V, rng, options, report), report)

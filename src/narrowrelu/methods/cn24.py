@@ -16,22 +16,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..pipeline import Data, finish, fit_in_subspace, grow_subspace, linear_fallback, low_degree_subspace
+from ..forms import finish, linear_fallback
+from ..inside import fit_in_subspace
+from ..options import CN24Options
+from ..pipeline import Data
 from ..report import Report
-from ..subspace import random_unit_vectors
-from .auto import DEFAULTS as AUTO
-
-DEFAULTS = AUTO | {
-    "degrees": (4, 6),  # the even degrees l <= L = O(k) contracted at once (ours: L = 6)
-    "contractions_outside": 8,  # p, the number of random g (ours)
-    "candidates": "net",
-}
+from ..selection import record
+from ..subspace import grow_subspace, low_degree_subspace, random_unit_vectors
 
 
-def cn24(data: Data, k: int, rng: np.random.Generator, options: dict, report: Report):
-    low, V = low_degree_subspace(data, k, options["threshold"], report)
-    G = random_unit_vectors(rng, options["contractions_outside"], np.eye(data.d))
-    V = grow_subspace(data, V, k, G, options["degrees"], low.quadratic_model(), options["threshold"], report)
+def cn24(data: Data, k: int, rng: np.random.Generator, options: CN24Options, report: Report):
+    low, V = low_degree_subspace(data, k, options.threshold, report)
+    G = random_unit_vectors(rng, options.contractions_outside, np.eye(data.d))
+    V = grow_subspace(data, V, k, G, options.degrees, low.quadratic_model(), options.threshold, report)
     if V.shape[1] == 0:
-        return linear_fallback(data, report)
-    return finish(data, fit_in_subspace(data, V, k, rng, options, report), V, rng, options, report)
+        return record(linear_fallback(data, report), report)
+    rough = fit_in_subspace(data, V, k, rng, options, report)
+    return record(finish(data, rough.network, V, rng, options, report), report)

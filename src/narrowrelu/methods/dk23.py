@@ -8,7 +8,8 @@ As reconstructed in docs/algorithms.md (constants marked ours are exposed as opt
         sketch the flattenings of T_l, l = 2, 4, ..., L = O(k), off V: T2 and the
         contractions M_l(g) with g drawn in the orthogonal complement of V
         add their significant directions to V
-    until every moment of degree <= L is small off V (nothing significant is found)
+    until every moment of degree <= L is small off V (nothing significant is found),
+          dim V >= k, or V is all of R^d
     learn the low-dimensional function on V: eta-net + least squares; (ours) refinement.
 """
 
@@ -17,29 +18,27 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import null_space
 
-from ..pipeline import Data, finish, fit_in_subspace, grow_subspace, linear_fallback, low_degree_subspace
+from ..forms import finish, linear_fallback
+from ..inside import fit_in_subspace
+from ..options import DK23Options
+from ..pipeline import Data
 from ..report import Report
-from ..subspace import random_unit_vectors
-from .auto import DEFAULTS as AUTO
-
-DEFAULTS = AUTO | {
-    "degrees": (4, 6),  # even degrees up to L = O(k) (ours: L = 6)
-    "contractions_outside": 6,  # sketch size per round (ours)
-    "candidates": "net",
-}
+from ..selection import record
+from ..subspace import grow_subspace, low_degree_subspace, random_unit_vectors
 
 
-def dk23(data: Data, k: int, rng: np.random.Generator, options: dict, report: Report):
-    low, V = low_degree_subspace(data, k, options["threshold"], report)
-    for _ in range(options["max_stages"]):
-        if V.shape[1] >= k:
+def dk23(data: Data, k: int, rng: np.random.Generator, options: DK23Options, report: Report):
+    low, V = low_degree_subspace(data, k, options.threshold, report)
+    for _ in range(options.max_stages):
+        if V.shape[1] >= min(k, data.d):  # k found, or V is all of R^d: nothing is left off V
             break
-        G = random_unit_vectors(rng, options["contractions_outside"], null_space(V.T))
-        grown = grow_subspace(data, V, k, G, options["degrees"], low.quadratic_model(), options["threshold"],
+        G = random_unit_vectors(rng, options.contractions_outside, null_space(V.T))
+        grown = grow_subspace(data, V, k, G, options.degrees, low.quadratic_model(), options.threshold,
                               report)
         if grown.shape[1] == V.shape[1]:
             break
         V = grown
     if V.shape[1] == 0:
-        return linear_fallback(data, report)
-    return finish(data, fit_in_subspace(data, V, k, rng, options, report), V, rng, options, report)
+        return record(linear_fallback(data, report), report)
+    rough = fit_in_subspace(data, V, k, rng, options, report)
+    return record(finish(data, rough.network, V, rng, options, report), report)

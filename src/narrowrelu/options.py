@@ -1,0 +1,221 @@
+"""Typed options of every method: one frozen dataclass each, checked when it is made.
+
+``learn(X, y, k, method=m, **keywords)`` builds ``METHODS[m]``'s options class from the
+keywords; ``learn(X, y, k, method=m, options=AutoOptions(...))`` passes one directly. A wrong
+value raises a ``ValueError`` that names the option and what it accepts; a name the method
+does not use is refused (:func:`build`). Constants marked "(ours)" are not in the papers.
+
+:class:`FitOptions` holds what every method shares: the fit inside the subspace (stage C) and
+the polish (stage D). Each method's class adds only the options its own code reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["FitOptions", "AutoOptions", "CN24Options", "DK23Options", "CDGKM23Options", "build", "as_plain"]
+
+
+@dataclass(frozen=True)
+class _Check:
+    """What an option accepts (said in the error) and how a valid value is normalised."""
+
+    accepts: str
+    convert: Callable[[Any], Any]
+
+
+def _integer(low: int) -> _Check:
+    def convert(value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+            raise ValueError
+        return int(value)
+
+    return _Check(f"an integer >= {low}", convert)
+
+
+def _real(low: float, high: float = float("inf"), *, low_open: bool = True) -> _Check:
+    def convert(value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError
+        value = float(value)
+        if not (low < value if low_open else low <= value) or not value <= high:
+            raise ValueError
+        return value
+
+    bound = f"{'>' if low_open else '>='} {low:g}"
+    return _Check(f"a number {bound}" + (f" and <= {high:g}" if high < float("inf") else ""), convert)
+
+
+def _flag() -> _Check:
+    def convert(value):
+        if not isinstance(value, bool) and type(value).__name__ != "bool_":
+            raise ValueError
+        return bool(value)
+
+    return _Check("true or false", convert)
+
+
+def _choice(*names: str) -> _Check:
+    def convert(value):
+        if value not in names:
+            raise ValueError
+        return value
+
+    return _Check("one of " + ", ".join(repr(n) for n in names), convert)
+
+
+def _degrees() -> _Check:
+    def convert(value):
+        if isinstance(value, str) or not hasattr(value, "__iter__"):
+            raise ValueError
+        value = tuple(value)
+        if not value or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 4 or v % 2
+                            for v in value):
+            raise ValueError
+        return tuple(int(v) for v in value)
+
+    return _Check("a non-empty list of even integers >= 4, e.g. [4] or [4, 6]", convert)
+
+
+def _option(default, check: _Check, doc: str):
+    return field(default=default, metadata={"check": check, "doc": doc})
+
+
+def _candidates(default: str):
+    return _option(default, _choice("moments", "net"), "candidate directions inside V: moment eigenvectors and "
+                   "Jennrich ('moments') or an eta-net of the unit sphere of V ('net', the papers' final step)")
+
+
+@dataclass(frozen=True)
+class _Checked:
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            check: _Check = f.metadata["check"]
+            try:
+                normal = check.convert(value)
+            except (ValueError, TypeError):
+                raise ValueError(f"option {f.name} must be {check.accepts}, got {value!r}") from None
+            object.__setattr__(self, f.name, normal)
+
+
+@dataclass(frozen=True)
+class FitOptions(_Checked):
+    """Options of the stages every method shares: fit inside V (stage C) and polish (stage D)."""
+
+    threshold: float = _option(4.0, _real(0), "eigenvalues count above threshold x their noise scale (ours)")
+    contractions_outside: int = _option(16, _integer(1), "contraction vectors g drawn in the whole space (or "
+                                        "off V) per discovery pass (ours)")
+    candidates: str = _candidates("moments")
+    contractions: int = _option(6, _integer(1), "contractions per candidate pool inside V (ours)")
+    net_points: int = _option(360, _integer(0), "sphere-net points added to the moment candidates when "
+                              "dim V <= 3 (ours)")
+    net_eta: float = _option(0.1, _real(0, 2), "eta-net spacing when candidates='net' (ours)")
+    max_net: int = _option(100_000, _integer(1), "largest eta-net we agree to search (ours)")
+    restarts: int = _option(3, _integer(1), "candidate pools / greedy runs inside V; 1 switches off the "
+                            "restarts beyond the first (ours)")
+    neighbours: bool = _option(True, _flag(), "each greedy step also offers the chosen directions tilted by "
+                               "NEIGHBOUR_ANGLES (nearly parallel neurons one at a time; ours)")
+    fit_rows: int = _option(40_000, _integer(1), "rows used inside V for the fit (ours)")
+    select_rows: int = _option(10_000, _integer(1), "... of which the greedy selection uses about this many (ours)")
+    polish: bool = _option(True, _flag(), "local refinement (L-BFGS on the variable-projection loss); false "
+                           "keeps the directions as found and refits the output layer only")
+    step_iter: int = _option(25, _integer(0), "L-BFGS iterations after each greedy step (ours)")
+    refine_iter: int = _option(150, _integer(0), "L-BFGS iterations of the refinement inside V (ours)")
+    polish_rows: int = _option(400_000, _integer(1), "kept rows used by the polish in R^d (ours)")
+    polish_iter: int = _option(400, _integer(0), "L-BFGS iterations of the polish in R^d (ours)")
+    levenberg_marquardt: bool = _option(True, _flag(), "Levenberg-Marquardt steps where L-BFGS does not "
+                                        "converge at the coarsest level of a polish (ours)")
+    collapse_tol: float = _option(0.0, _real(0, low_open=False), "merge polished neurons closer than this "
+                                  "angle (radians); 0 merges none")
+
+
+@dataclass(frozen=True)
+class AutoOptions(FitOptions):
+    """Options of ``auto`` (:mod:`narrowrelu.methods.auto`); the flags switch its mechanisms off one by one."""
+
+    fill_threshold: float = _option(2.0, _real(0), "while dim V < k, directions above this many noise scales "
+                                    "(< threshold) are admitted (ours)")
+    max_stages: int = _option(4, _integer(0), "discovery passes after the first (ours)")
+    contractions_inside: int = _option(4, _integer(0), "contraction vectors g drawn inside V per pass (ours)")
+    degrees: tuple = _option((4,), _degrees(), "contraction degrees of the discovery passes")
+    squared_residual: bool = _option(True, _flag(), "discovery also takes T2 of the squared residual (ours)")
+    extra_dims: int = _option(2, _integer(0), "V may exceed k by this many directions, with a warning; 0 "
+                              "switches it off (ours)")
+    kept_row_discovery: bool = _option(True, _flag(), "before spending a pass, look for directions in T2 of the "
+                                       "residual on the rows kept in memory (ours)")
+    weaker_fills: bool = _option(True, _flag(), "while dim V < k, admit directions above fill_threshold (ours)")
+    close_pair_repair: bool = _option(True, _flag(), "re-seed the two weakest neurons of an inexact polished "
+                                      "network as a close pair, kept if better (ours)")
+
+
+@dataclass(frozen=True)
+class CN24Options(FitOptions):
+    """Options of ``cn24`` (:mod:`narrowrelu.methods.cn24`)."""
+
+    degrees: tuple = _option((4, 6), _degrees(), "the even degrees l <= L = O(k) contracted at once (ours: L = 6)")
+    contractions_outside: int = _option(8, _integer(1), "p, the number of random g (ours)")
+    candidates: str = _candidates("net")
+
+
+@dataclass(frozen=True)
+class DK23Options(FitOptions):
+    """Options of ``dk23`` (:mod:`narrowrelu.methods.dk23`)."""
+
+    max_stages: int = _option(4, _integer(0), "sketching rounds after the first (ours)")
+    degrees: tuple = _option((4, 6), _degrees(), "even degrees up to L = O(k) (ours: L = 6)")
+    contractions_outside: int = _option(6, _integer(1), "sketch size per round (ours)")
+    candidates: str = _candidates("net")
+
+
+@dataclass(frozen=True)
+class CDGKM23Options(FitOptions):
+    """Options of ``cdgkm23`` (:mod:`narrowrelu.methods.cdgkm23`)."""
+
+    threshold: float = _option(6.0, _real(0), "tau_0 in units of noise (ours)")
+    max_stages: int = _option(6, _integer(0), "scales after scale 0 (ours)")
+    contractions_inside: int = _option(4, _integer(0), "contraction vectors g drawn inside V per scale (ours)")
+    min_threshold: float = _option(3.0, _real(0), "floor of tau_s (ours)")
+    shrink: float = _option(0.75, _real(0, 1), "tau_{s+1} / tau_s and eta_{s+1} / eta_s (ours)")
+    scale: float = _option(0.5, _real(0), "eta_0, the collapse angle at scale 0 in radians (ours)")
+    max_degree: int = _option(8, _integer(4), "largest L_s (ours)")
+    candidates: str = _candidates("net")
+
+
+def _document(cls: type) -> type:
+    """Append the numpydoc ``Attributes`` section, from each field's default, range and description."""
+    lines = ["", "Attributes", "----------"]
+    for f in dataclasses.fields(cls):
+        lines += [f"{f.name} : {f.metadata['check'].accepts}, default={f.default!r}", f"    {f.metadata['doc']}."]
+    cls.__doc__ = cls.__doc__ + "\n" + "\n".join(lines)
+    return cls
+
+
+for _cls in (FitOptions, AutoOptions, CN24Options, DK23Options, CDGKM23Options):
+    _document(_cls)
+
+
+def build(cls: type[FitOptions], method: str, options: FitOptions | None, keywords: dict) -> FitOptions:
+    """The options of ``method``: ``options`` (or the defaults) with ``keywords`` replacing fields.
+
+    Raises ``ValueError`` for an options object of another method, a keyword the method does
+    not use (naming those it accepts) and any value out of range.
+    """
+    if options is not None and type(options) is not cls:
+        raise ValueError(f"method {method!r} takes {cls.__name__}, got {type(options).__name__}")
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(keywords) - set(names))
+    if unknown:
+        raise ValueError(f"unknown option(s) {', '.join(unknown)} for method {method!r}; "
+                         f"it accepts {', '.join(names)}")
+    return dataclasses.replace(options, **keywords) if options is not None else cls(**keywords)
+
+
+def as_plain(options: FitOptions) -> dict:
+    """The options as plain data (for the report and JSON)."""
+    return {name: list(value) if isinstance(value, tuple) else value
+            for name, value in dataclasses.asdict(options).items()}
