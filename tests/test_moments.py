@@ -180,8 +180,8 @@ def test_squared_target_second_moment_within_standard_errors():
     y = np.maximum(X @ u, 0.0)
     spec = moments.MomentSpec(d=4, squared=True)
     m = moments.finalize(moments.accumulate(X, y, spec), spec)
-    w = y**2 - np.mean(y**2)  # centred: (sum w xx^T - mean(w) sum xx^T) / (n - 1)
+    w = y**2 - np.mean(y**2)  # centred: (sum w xx^T - mean(w) sum xx^T) / n
     terms = w[:, None, None] * (X[:, :, None] * X[:, None, :] - np.eye(4))
-    np.testing.assert_allclose(m.T2_squared, terms.sum(0) / (len(y) - 1), atol=1e-10)
+    np.testing.assert_allclose(m.T2_squared, terms.mean(0), atol=1e-10)
     assert np.all(np.abs(m.T2_squared - np.outer(u, u)) < Z * terms.std(0) / math.sqrt(len(y)))
     assert m.T2_squared_noise() > 0

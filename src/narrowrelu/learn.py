@@ -206,7 +206,7 @@ def _scaled(net: ReLUNetwork, scale: float, report: Report) -> ReLUNetwork:
     """``scale * net`` (the output layer scaled; exact for a power of two), its held-out loss with it."""
     linear = None if net.linear is None else net.linear * scale
     scaled = ReLUNetwork(net.weights * scale, net.directions, linear, net.intercept * scale, biases=net.biases)
-    report.validation_mse *= scale**2
+    report.validation_mse *= scale * scale  # inf, not an error, where the square leaves float64
     return scaled
 
 
@@ -218,9 +218,9 @@ def _check_scanned(data, n: int, validation_fraction: float, scale: float) -> No
                          f"least {int(np.ceil(MIN_VALIDATION_ROWS / validation_fraction))} rows or a larger "
                          "validation_fraction")
     if not (np.isfinite(data.low.second_moment) and np.all(np.isfinite(data.low.T2))):
-        raise ValueError(f"the labels are too large: the mean of y^2 overflows float64 (the first rows' labels are "
-                         f"at most {float(np.max(np.abs(data.y))) * scale:.3g} in magnitude); divide y by a "
-                         "constant or remove the outlying labels")
+        raise ValueError(f"the labels are too large: the mean of y^2 overflows float64 (|y| reaches "
+                         f"{float(np.max(np.abs(data.y))) * scale:.3g} among the rows kept in memory); divide y "
+                         "by a constant or remove the outlying labels")
 
 
 def _input_warnings(data, d: int, k: int | None, constant: bool) -> list[tuple[type[Warning], str]]:

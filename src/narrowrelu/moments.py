@@ -14,15 +14,15 @@ the row index, :func:`batch_of`),
 .. math::
 
    \hat T_0 = \overline{t},\quad
-   \hat T_1 = \frac{\sum_n (t_n - \bar t)\,x_n}{n - 1},\quad
-   \hat T_2 = \frac{\sum_n (t_n - \bar t)\,x_n x_n^T}{n - 1},\quad
+   \hat T_1 = \overline{(t - \bar t)\,x},\quad
+   \hat T_2 = \overline{(t - \bar t)\,x x^T},\quad
    \hat M_\ell(g) = \overline{t\,K_\ell(x; g)}
    \quad\text{for even } \ell \text{ and every row } g \text{ of the spec's directions,}
 
 where :math:`K_\ell` is the contraction kernel of :mod:`narrowrelu.hermite`. :math:`\hat T_1`
 and :math:`\hat T_2` are centred (docs/maths.md §2): since :math:`E[x] = 0` and
 :math:`E[xx^T - I] = 0` they estimate :math:`E[t\,x]` and :math:`E[t\,(xx^T - I)]` for any
-constant added to :math:`t`, and the divisor :math:`n - 1` makes them exactly unbiased; without
+constant added to :math:`t` (with a bias of :math:`-T_\ell/n`, far below their noise); without
 the centring a constant :math:`c` in :math:`t` adds :math:`c^2\,\mathrm{Var}(xx^T)/n` to their
 variance. They are mergeable: :math:`\sum t\,xx^T`, :math:`\sum xx^T`, :math:`\sum t` and
 :math:`n` are sums. All the weighted Gram matrices :math:`\sum_n t_n a_\ell(s_{nj})\,x_n x_n^T`
@@ -429,8 +429,8 @@ def finalize(state: MomentState, spec: MomentSpec) -> Moments:
     count = state.count[:, None, None]
 
     def centred(weighted: np.ndarray, plain: np.ndarray, sums: np.ndarray, n) -> np.ndarray:
-        """(sum w z - mean(w) sum z) / (n - 1): the unbiased, centred estimate of E[w z] for E[z] = 0."""
-        return (weighted - sums / np.maximum(n, 1) * plain) / np.maximum(n - 1, 1)
+        """(sum w z - mean(w) sum z) / n: the centred estimate of E[w z] for E[z] = 0."""
+        return (weighted - sums / np.maximum(n, 1) * plain) / np.maximum(n, 1)
 
     def second_moment(slot: int, sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """E[w (xx^T - I)] pooled and per batch, for the Gram slot of weight w (sums of w)."""
