@@ -157,7 +157,7 @@ def test_too_few_validation_rows_is_one_clear_error():
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((5, 3)), rng.standard_normal(5)
     before = X.copy(), y.copy()
-    with pytest.raises(ValueError, match="holds out 1 rows; at least 10 are needed.* at least 50 rows"):
+    with pytest.raises(ValueError, match="holds out 1 row; at least 2 are needed.* at least 10 rows"):
         learn(X, y, 1)
     np.testing.assert_array_equal(X, before[0])
     np.testing.assert_array_equal(y, before[1])
@@ -192,11 +192,18 @@ def test_csv_with_blank_lines_comments_crlf_and_quotes_reads_like_the_clean_file
     assert path.read_bytes() == content
 
 
+def test_few_validation_rows_warn():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 2))
+    with pytest.warns(FewSamplesWarning, match="only 6 held-out rows"):
+        learn(X, np.maximum(X[:, 0], 0), 1, random_state=0)
+
+
 def test_csv_errors_name_row_line_and_column(tmp_path):
     pytest.importorskip("pyarrow")
     path = tmp_path / "bad.csv"
     path.write_text("# header next\nx0,x1,y\n1,2,3\n\n4,abc,6\n")
-    with pytest.raises(ValueError, match=r"bad.csv: row 2 \(line 5\), column 'x1': 'abc' is not a number"):
+    with pytest.raises(ValueError, match=r"bad.csv: row 2, column 'x1': 'abc' is not a number \(line 5\)"):
         open_source(path).read(0, 2)
 
 

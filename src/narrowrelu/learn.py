@@ -29,7 +29,8 @@ __all__ = ["learn"]
 
 #: Minimum training rows per unit of d*k we accept without a warning (ours).
 MIN_ROWS_PER_DK = 20
-#: Held-out rows needed at least: fewer cannot select a fit or score it (ours).
+#: Held-out rows advised at least: fewer select and score the fit poorly (ours). Below 2 the
+#: held-out variance is 0 and every relative loss meaningless: refused.
 MIN_VALIDATION_ROWS = 10
 #: Rows that repeat another exactly, as a share of the kept rows, above which we warn (ours).
 DUPLICATE_SHARE = 0.01
@@ -70,7 +71,9 @@ def learn(
         Inputs, assumed standard Gaussian; or a data file (any format of
         :mod:`narrowrelu.sources`, streamed in chunks, never loaded whole).
     y : array_like of shape (n,) or None
-        Labels :math:`y = f(x) + \xi`; None when ``X`` is a path or a source.
+        Labels :math:`y = f(x) + \xi`; None when ``X`` is a path or a source. Labels far from
+        1 in magnitude (beyond ``LABEL_LIMIT``) are divided by a power of two as they are read
+        (exactly) and the network multiplied back.
     k : int or "auto"
         Number of neurons, >= 1; ``"auto"`` chooses it: widths from the number of
         significant degree-2 directions upward, while the held-out loss improves by more than
@@ -83,10 +86,13 @@ def learn(
         Seeds every random choice (contraction vectors, candidates, restarts).
     validation_fraction : float, default=0.2
         Share of rows held out for model selection and the reported loss: runs of
-        consecutive rows spread evenly over the data (at most ``MAX_VALIDATION_ROWS``).
+        consecutive rows spread evenly over the data (at most ``MAX_VALIDATION_ROWS``, at
+        least ``MIN_VALIDATION_ROWS``).
     engine : {'numpy', 'dask'} or :class:`~narrowrelu.engines.Engine`, default='numpy'
         Runs the moment passes; an ``Engine`` carries threads, chunk size, the Dask cluster,
-        checkpoints and progress reporting.
+        checkpoints and progress reporting. An ``Engine`` passed in is left open for the next
+        call (close it, or use it as a context manager); its ``passes`` count this call's.
+        Results do not depend on its number of threads.
     target : str, default='y'
         Label column of CSV and Parquet files.
     standardize : bool, default=False
@@ -211,11 +217,11 @@ def _scaled(net: ReLUNetwork, scale: float, report: Report) -> ReLUNetwork:
 
 
 def _check_scanned(data, n: int, validation_fraction: float, scale: float) -> None:
-    """Enough held-out rows to select and score a fit; labels whose squares stay finite."""
-    if len(data.y_val) < MIN_VALIDATION_ROWS:
+    """At least 2 held-out rows (a held-out variance); labels whose squares stay finite."""
+    if len(data.y_val) < 2:
         raise ValueError(f"validation_fraction={validation_fraction} of n_samples={n} holds out {len(data.y_val)} "
-                         f"rows; at least {MIN_VALIDATION_ROWS} are needed to select and score the fit: give at "
-                         f"least {int(np.ceil(MIN_VALIDATION_ROWS / validation_fraction))} rows or a larger "
+                         f"row; at least 2 are needed to score the fit (a relative loss needs a held-out variance): "
+                         f"give at least {int(np.ceil(2 / validation_fraction))} rows or a larger "
                          "validation_fraction")
     if not (np.isfinite(data.low.second_moment) and np.all(np.isfinite(data.low.T2))):
         raise ValueError(f"the labels are too large: the mean of y^2 overflows float64 (|y| reaches "
@@ -226,6 +232,10 @@ def _check_scanned(data, n: int, validation_fraction: float, scale: float) -> No
 def _input_warnings(data, d: int, k: int | None, constant: bool) -> list[tuple[type[Warning], str]]:
     """Too few rows (``k`` given), inputs that do not look N(0, I), ordered or repeated rows, constant labels."""
     found = _few_rows(data, d, k) if k is not None else []
+    if len(data.y_val) < MIN_VALIDATION_ROWS:
+        found.append((FewSamplesWarning, f"only {len(data.y_val)} held-out rows: the fit is selected and scored on "
+                      f"them, and at least {MIN_VALIDATION_ROWS} are advised (more rows or a larger "
+                      "validation_fraction)"))
     problems = gaussian_input_problems(data.X[:: max(1, len(data.X) // GAUSSIAN_CHECK_ROWS)])
     if problems:
         found.append((NonGaussianInputWarning, "the inputs do not look standard Gaussian N(0, I), which every "

@@ -385,14 +385,14 @@ class CSVSource(_ColumnSource):
     def _locate(self, records: list, start: int) -> None:
         """Raise the ``ValueError`` naming the first row (and line) and column that pyarrow refused."""
         for i, (record, line) in enumerate(records):
-            where, cells = f"{self.name}: row {start + i + 1} (line {line})", _cells(record)
+            where, cells = f"{self.name}: row {start + i + 1}", _cells(record)
             if len(cells) != len(self._header):
-                raise ValueError(f"{where} has {len(cells)} cells, the header has {len(self._header)}")
+                raise ValueError(f"{where} has {len(cells)} cells, the header has {len(self._header)} (line {line})")
             for name, cell in zip(self._header, cells, strict=True):
                 try:
                     float(cell)
                 except ValueError:
-                    raise ValueError(f"{where}, column {name!r}: {cell.strip()!r} is not a number; "
+                    raise ValueError(f"{where}, column {name!r}: {cell.strip()!r} is not a number (line {line}); "
                                      "every cell must be numeric") from None
 
 
