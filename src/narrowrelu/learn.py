@@ -86,8 +86,8 @@ def learn(
         Seeds every random choice (contraction vectors, candidates, restarts).
     validation_fraction : float, default=0.2
         Share of rows held out for model selection and the reported loss: runs of
-        consecutive rows spread evenly over the data (at most ``MAX_VALIDATION_ROWS``, at
-        least ``MIN_VALIDATION_ROWS``).
+        consecutive rows spread evenly over the data (at most ``MAX_VALIDATION_ROWS``; fewer
+        than ``MIN_VALIDATION_ROWS`` warn, fewer than 2 are refused).
     engine : {'numpy', 'dask'} or :class:`~narrowrelu.engines.Engine`, default='numpy'
         Runs the moment passes; an ``Engine`` carries threads, chunk size, the Dask cluster,
         checkpoints and progress reporting. An ``Engine`` passed in is left open for the next
