@@ -32,7 +32,7 @@ def like(array: np.ndarray, X):
 def take(array, rows: np.ndarray):
     """``array[rows]`` (integer indices along the first axis) for numpy arrays and device tensors alike."""
     xp = namespace(array)
-    return array[rows] if xp is np else array[xp.asarray(rows, device=array.device)]
+    return np.take(array, rows, axis=0) if xp is np else array[xp.asarray(rows, device=array.device)]
 
 
 #: Multipliers of the splitmix64 finaliser (Steele, Lea and Flood 2014).

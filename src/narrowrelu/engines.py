@@ -117,7 +117,7 @@ def chunk_pass(
     n = y.shape[0]
     val = plan.validation(start, start + n)
     train = np.flatnonzero(~val)
-    moments.update_in_place(state, spec, take(X, train), take(y, train), start + train)
+    moments.update_in_place(state, spec, X, y, start, train)
     if not collect:
         return state, None
     keep = np.flatnonzero(plan.kept(start, start + n))

@@ -361,37 +361,39 @@ def _add_rows(part: MomentState, b: int, spec: MomentSpec, X, t, S) -> None:
     part.gram_x[b] += gram
 
 
-def update(state: MomentState, spec: MomentSpec, X: np.ndarray, y: np.ndarray, start=0) -> MomentState:
+def update(state: MomentState, spec: MomentSpec, X: np.ndarray, y: np.ndarray, start: int = 0,
+           rows: np.ndarray | None = None) -> MomentState:
     """Add the rows ``X`` (n, d), ``y`` (n,) whose first row has global index ``start``.
 
     Row ``i`` (global index) belongs to batch ``batch_of(i // batch_rows, n_batches)``, so any
-    chunking of the same rows gives the same per-batch sums (to rounding). ``start`` may also
-    be the global indices of the rows (when some rows are held out). Returns a new state;
-    ``state`` is not modified.
+    chunking of the same rows gives the same per-batch sums (to rounding). ``rows``, when
+    given, are the positions in ``X`` of the rows to add (the others are held out). Returns a
+    new state; ``state`` is not modified.
     """
     result = merge(state, init(spec))
-    update_in_place(result, spec, X, y, start)
+    update_in_place(result, spec, X, y, start, rows)
     return result
 
 
-def update_in_place(state: MomentState, spec: MomentSpec, X, y, start=0) -> None:
+def update_in_place(state: MomentState, spec: MomentSpec, X, y, start: int = 0, rows: np.ndarray | None = None) -> None:
     """:func:`update` without the copy: adds the rows' sums into ``state`` itself.
 
     ``X``, ``y`` may be numpy arrays or, with the torch engine, tensors on the state's device.
+    The rows are gathered once, batch by batch (the held-out ones left out in the same copy).
     """
     if namespace(X) is np:
         X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    rows = np.arange(y.shape[0]) if rows is None else np.asarray(rows)
+    batch = batch_of((start + rows) // spec.batch_rows, spec.n_batches)
+    order = rows[np.argsort(batch.astype(np.uint8) if spec.n_batches <= 256 else batch, kind="stable")]
+    cuts = np.r_[0, np.cumsum(np.bincount(batch, minlength=spec.n_batches))]
+    X, y = take(X, order), take(y, order)  # each batch's rows are now one contiguous block
     t = y if spec.residual is None else y - spec.residual.predict(X)
     S = X @ like(spec.directions, X).T if spec.degrees else None
-    index = np.arange(start, start + len(t)) if np.ndim(start) == 0 else np.asarray(start)
-    batch = batch_of(index // spec.batch_rows, spec.n_batches)
-    order = np.argsort(batch, kind="stable")  # one gather: each batch's rows are then a contiguous block
-    cuts = np.searchsorted(batch[order], np.arange(spec.n_batches + 1))
-    X, t, S = take(X, order), take(t, order), None if S is None else take(S, order)
     for b in range(spec.n_batches):
-        rows = slice(int(cuts[b]), int(cuts[b + 1]))
+        block = slice(int(cuts[b]), int(cuts[b + 1]))
         if cuts[b + 1] > cuts[b]:
-            _add_rows(state, b, spec, X[rows], t[rows], None if S is None else S[rows])
+            _add_rows(state, b, spec, X[block], t[block], None if S is None else S[block])
 
 
 def batch_of(index, n_batches: int) -> np.ndarray:
