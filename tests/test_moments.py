@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from narrowrelu import moments, planted
 from narrowrelu.engines import Engine
-from narrowrelu.sources import ArraySource
 from narrowrelu.hermite import contraction_weights, relu_coefficient
+from narrowrelu.sources import ArraySource
 
 
 def true_contraction(net, g, degree):
