@@ -199,6 +199,14 @@ def test_few_validation_rows_warn():
         learn(X, np.maximum(X[:, 0], 0), 1, random_state=0)
 
 
+def test_csv_with_a_byte_order_mark(tmp_path):
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeffx0,y\n1,2\n".encode())
+    source = open_source(path)
+    assert source.columns == ["x0"] and source.read(0, 1)[1].tolist() == [2.0]
+
+
 def test_csv_errors_name_row_line_and_column(tmp_path):
     pytest.importorskip("pyarrow")
     path = tmp_path / "bad.csv"

@@ -344,6 +344,7 @@ class CSVSource(_ColumnSource):
         if header is None:
             raise ValueError(f"{path}: empty CSV file (no header row)")
         self._header = [c.strip() for c in header]
+        self._header[0] = self._header[0].removeprefix("\ufeff")  # a byte-order mark, as spreadsheets write
         self._columns(str(path), self._header, target, labels)
         self.n_rows, self._offsets = rows, self._offsets + [path.stat().st_size]
 
