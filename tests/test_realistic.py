@@ -326,3 +326,13 @@ def test_blas_limit_scopes_nest_and_restore():
         still = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
     assert set(inner) <= {1} and set(still) <= {1}
     assert [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"] == before
+
+
+def test_a_checkpoint_resumes_on_another_number_of_threads(tmp_path):
+    """The checkpoint holds the merged state, so its digest needs no thread count."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((9000, 5)), rng.standard_normal(9000)
+    spec = moments.MomentSpec(d=5)
+    whole = Engine(n_jobs=2, chunk_rows=1000, checkpoint=tmp_path).run(ArraySource(X, y), spec)[0]
+    resumed = Engine(n_jobs=1, chunk_rows=1000, checkpoint=tmp_path, resume=True).run(ArraySource(X, y), spec)[0]
+    np.testing.assert_array_equal(resumed.gram, whole.gram)
