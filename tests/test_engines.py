@@ -5,7 +5,7 @@ import pytest
 
 from narrowrelu import learn, moments, planted, relative_error
 from narrowrelu.engines import Engine, RowPlan
-from narrowrelu.sources import ArraySource
+from narrowrelu.sources import FINGERPRINT_PLACES, ArraySource
 from narrowrelu.subspace import random_unit_vectors
 
 
@@ -68,13 +68,15 @@ def test_resume_after_an_interruption_gives_the_identical_state(problem, rng, tm
     plan = RowPlan.for_rows(len(y), 0.2, 200_000, 400_000)
     settings = {"n_jobs": 2, "chunk_rows": 1000, "checkpoint_every": 2}
     whole, whole_sample = Engine(**settings).run(ArraySource(X, y), spec, plan, collect=True)
+    probes = FINGERPRINT_PLACES  # the checkpoint digest reads the data's fingerprint first
     with pytest.raises(Interrupted):
-        Engine(checkpoint=tmp_path, **settings).run(FailingSource(X, y, fail_after=13), spec, plan, collect=True)
+        Engine(checkpoint=tmp_path, **settings).run(FailingSource(X, y, fail_after=13 + probes), spec, plan,
+                                                    collect=True)
     resumed_source = FailingSource(X, y, fail_after=10**9)
     resumed, sample = Engine(checkpoint=tmp_path, resume=True, **settings).run(resumed_source, spec, plan,
                                                                                collect=True)
-    # 13 reads succeeded: 6 rounds of 2 chunks, checkpointed after rounds 2, 4 and 6; 8 chunks remain.
-    assert resumed_source.reads == 20 - 12
+    # 13 chunk reads succeeded: 6 rounds of 2 chunks, checkpointed after rounds 2, 4 and 6; 8 chunks remain.
+    assert resumed_source.reads == probes + 20 - 12
     for name in ("gram", "vec", "count", "sum_t"):
         np.testing.assert_array_equal(getattr(resumed, name), getattr(whole, name))
     np.testing.assert_array_equal(sample.X_val, whole_sample.X_val)
@@ -155,12 +157,12 @@ def test_checkpoint_digest_depends_on_the_residual_numbers_only(problem, tmp_pat
     labelled.report = object()  # attributes without stable bytes must not enter the digest
     spec = lambda model: moments.MomentSpec(d=6, residual=model)  # noqa: E731
     engine = Engine(checkpoint=tmp_path)
-    first = engine._checkpoint_file(ArraySource(X, y), spec(residual), None, [(0, 10)], 1)[1]
-    assert engine._checkpoint_file(ArraySource(X, y), spec(labelled), None, [(0, 10)], 1)[1] == first
+    first = engine._checkpoint_file(ArraySource(X, y), spec(residual), None, [(0, 10)])[1]
+    assert engine._checkpoint_file(ArraySource(X, y), spec(labelled), None, [(0, 10)])[1] == first
     moved = ReLUNetwork([2.0], np.eye(1, 6))
-    assert engine._checkpoint_file(ArraySource(X, y), spec(moved), None, [(0, 10)], 1)[1] != first
+    assert engine._checkpoint_file(ArraySource(X, y), spec(moved), None, [(0, 10)])[1] != first
     # ... and of the networks inside a residual model (the corrected quadratic model of auto)
     quadratic = lambda net: moments.QuadraticModel(0.0, np.zeros(6), np.zeros((6, 6)), net)  # noqa: E731
-    inner = engine._checkpoint_file(ArraySource(X, y), spec(quadratic(residual)), None, [(0, 10)], 1)[1]
-    assert engine._checkpoint_file(ArraySource(X, y), spec(quadratic(labelled)), None, [(0, 10)], 1)[1] == inner
-    assert engine._checkpoint_file(ArraySource(X, y), spec(quadratic(moved)), None, [(0, 10)], 1)[1] != inner
+    inner = engine._checkpoint_file(ArraySource(X, y), spec(quadratic(residual)), None, [(0, 10)])[1]
+    assert engine._checkpoint_file(ArraySource(X, y), spec(quadratic(labelled)), None, [(0, 10)])[1] == inner
+    assert engine._checkpoint_file(ArraySource(X, y), spec(quadratic(moved)), None, [(0, 10)])[1] != inner

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from narrowrelu import ReLUNetwork, learn, planted, relative_error
+from narrowrelu.exceptions import FewSamplesWarning, FitWarning, NonGaussianInputWarning
 
 RECOVERED = 1e-4  # docs/evaluation.md: relative population error <= 1e-4 on noiseless data
 
@@ -65,7 +66,7 @@ def test_noisy_data_close_to_noise_floor():
 
 def test_constant_y_gives_constant_network_and_warning():
     X = np.random.default_rng(0).standard_normal((500, 3))
-    with pytest.warns(UserWarning, match="y is constant"):
+    with pytest.warns(FitWarning, match="y is constant"):
         net = learn(X, np.full(500, 2.5), 2)
     assert net.k == 0 and net.intercept == 2.5
 
@@ -73,7 +74,7 @@ def test_constant_y_gives_constant_network_and_warning():
 def test_too_few_samples_warns_with_the_number_needed():
     truth = planted.make("random", 10, 2, random_state=0)
     X, y = planted.sample(truth, 200, random_state=0)
-    with pytest.warns(UserWarning, match="at least 400"):
+    with pytest.warns(FewSamplesWarning, match="at least 400"):
         learn(X, y, 2, random_state=0)
 
 
@@ -120,7 +121,7 @@ def test_zero_network_helper():
 )
 def test_non_gaussian_inputs_warn(transform, match):
     X = transform(np.random.default_rng(0).standard_normal((20_000, 3)))
-    with pytest.warns(UserWarning, match=match):
+    with pytest.warns(NonGaussianInputWarning, match=match):
         learn(X, np.maximum(X[:, 0], 0), 1, random_state=0)
 
 

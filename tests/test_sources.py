@@ -61,10 +61,10 @@ def test_features_only_files_for_prediction(tmp_path, rows):
 
 
 @pytest.mark.parametrize("content, message", [
-    ("x0,x1,y\n1,2,3\n4,abc,6\n", r"row 2, column 'x1': 'abc' is not a number"),
+    ("x0,x1,y\n1,2,3\n4,abc,6\n", r"row 2, column 'x1': 'abc' is not a number \(line 3\)"),
     ("x0,x1,y\n1,2,3\n4,nan,6\n", r"row 2, column 'x1' is nan"),
-    ("x0,x1,y\n1,2,3\n4,,6\n", r"row 2, column 'x1': '' is not a number"),
-    ("x0,x1,y\n1,2,3\n4,5\n", r"row 2 has 2 cells, the header has 3"),
+    ("x0,x1,y\n1,2,3\n4,,6\n", r"row 2, column 'x1' is nan \(missing"),
+    ("x0,x1,y\n1,2,3\n4,5\n", r"row 2 has 2 cells, the header has 3 \(line 3\)"),
 ])
 def test_bad_csv_cells_are_named_by_row_and_column(tmp_path, content, message):
     (tmp_path / "bad.csv").write_text(content)

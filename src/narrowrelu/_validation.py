@@ -10,6 +10,8 @@ import numbers
 
 import numpy as np
 
+from ._arrays import mix64
+
 RandomState = int | np.random.Generator | np.random.RandomState | None
 
 
@@ -123,3 +125,47 @@ def gaussian_input_problems(X: np.ndarray, z: float = GAUSSIAN_Z) -> list[str]:
     if abs(kurtosis[worst] - 3.0) > z * np.sqrt(96.0 / n):
         problems.append(f"column {worst} has fourth moment {kurtosis[worst]:.3g} (3 for a Gaussian)")
     return problems
+
+
+#: Contiguous groups of rows compared by :func:`row_order_problems` (ours).
+ORDER_GROUPS = 32
+#: Chance that exchangeable rows are reported as ordered, all columns together (ours).
+ORDER_FALSE_ALARM = 1e-4
+
+
+def row_order_problems(X: np.ndarray, y: np.ndarray, columns: list[str]) -> list[str]:
+    r"""Columns (the labels first) whose means over runs of consecutive rows differ more than in shuffled rows.
+
+    For each column, the F-ratio of ``ORDER_GROUPS`` contiguous groups of the rows (in the order
+    given): the mean square of the group means over the within-group variance. For exchangeable
+    rows it follows the :math:`F(G - 1, n - G)` law (Gaussian columns; about so otherwise); a
+    column is reported when its tail probability is below ``ORDER_FALSE_ALARM`` / (d + 1).
+    Rows sorted or grouped by a column give a far larger ratio for it (and for the columns
+    that depend on it).
+    """
+    from scipy.stats import f as f_law
+
+    n = len(y)
+    groups = min(ORDER_GROUPS, n // 8)
+    if groups < 2:
+        return []
+    found = []
+    cuts = np.linspace(0, n, groups + 1).astype(int)
+    sizes = np.diff(cuts)
+    for name, values in zip(["y", *columns], np.column_stack([y, X]).T, strict=True):
+        means = np.add.reduceat(values, cuts[:-1]) / sizes
+        between = float(sizes @ (means - values.mean()) ** 2) / (groups - 1)
+        within = float(np.sum((values - np.repeat(means, sizes)) ** 2)) / (n - groups)
+        if within > 0 and f_law.sf(between / within, groups - 1, n - groups) < ORDER_FALSE_ALARM / (1 + len(columns)):
+            found.append(f"{name} (F = {between / within:.3g})")
+    return found
+
+
+def duplicate_rows(X: np.ndarray, y: np.ndarray, block: int = 8192) -> int:
+    """How many rows repeat an earlier row exactly (inputs and label), by a 64-bit hash of their bytes."""
+    weights = mix64(np.arange(X.shape[1] + 1)) | np.uint64(1)
+    hashes = np.empty(len(y), dtype=np.uint64)
+    for start in range(0, len(y), block):
+        rows = np.column_stack([X[start:start + block], y[start:start + block]]).astype(np.float64)
+        hashes[start:start + block] = (mix64(rows.view(np.uint64)) * weights).sum(axis=1, dtype=np.uint64)
+    return len(y) - len(np.unique(hashes))

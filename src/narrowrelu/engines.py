@@ -4,11 +4,13 @@ A pass is a sum over rows, so it distributes exactly: every engine cuts the rows
 chunks, runs the same chunk function (:func:`chunk_pass`: read, split, :func:`moments.update_in_place`)
 on each, and adds the states with :func:`moments.merge`.
 
-- ``"numpy"``: ``n_jobs`` threads on this machine, chunk ``i`` on thread ``i mod n_jobs``,
-  each thread's BLAS pinned to one thread (multi-threaded OpenBLAS is up to 140x slower on
-  these tall-skinny products, docs/engineering.md). Chunk rows come from a memory budget. Optional
-  checkpoints (every ``checkpoint_every`` rounds of ``n_jobs`` chunks) and ``resume``: the
-  per-thread states are saved as they are, so a resumed pass gives the identical result.
+- ``"numpy"``: ``n_jobs`` threads on this machine, BLAS pinned to one thread while they run
+  (multi-threaded OpenBLAS is up to 140x slower on these tall-skinny products,
+  docs/engineering.md). Chunk rows come from a memory budget, never from the number of
+  threads, and the chunks' sums are merged in chunk order: the result is bit for bit the
+  same for every ``n_jobs``. Optional checkpoints (every ``checkpoint_every`` rounds of
+  ``n_jobs`` chunks) and ``resume``: the merged state is saved as it is, so a resumed pass
+  gives the identical result, on any number of cores.
 - ``"torch"``: the same chunk function on torch tensors (one kernel, written against the
   array API), on a GPU when present, float64 wherever the device has it; the next chunk is
   read while the current one is on the device.
@@ -24,17 +26,17 @@ subset of the training rows is kept in memory for fitting.
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
-from functools import reduce
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from . import moments
-from ._arrays import namespace
+from ._arrays import ordered_map, single_blas_thread, take
 from .sources import DaskSource, Source
 
 __all__ = ["RowPlan", "Sample", "Engine", "ENGINES", "chunk_pass"]
@@ -115,18 +117,12 @@ def chunk_pass(
     n = y.shape[0]
     val = plan.validation(start, start + n)
     train = np.flatnonzero(~val)
-    moments.update_in_place(state, spec, _take(X, train), _take(y, train), start + train)
+    moments.update_in_place(state, spec, X, y, start, train)
     if not collect:
         return state, None
     keep = np.flatnonzero(plan.kept(start, start + n))
     val = np.flatnonzero(val)
-    return state, Sample(*(_host(_take(a, rows)) for a, rows in ((X, keep), (y, keep), (X, val), (y, val))))
-
-
-def _take(array, rows: np.ndarray):
-    """``array[rows]`` for numpy arrays and device tensors alike."""
-    xp = namespace(array)
-    return array[rows] if xp is np else array[xp.asarray(rows, device=array.device)]
+    return state, Sample(*(_host(take(a, rows)) for a, rows in ((X, keep), (y, keep), (X, val), (y, val))))
 
 
 def _host(array) -> np.ndarray:
@@ -141,7 +137,7 @@ class Engine:
     ----------
     name : {'numpy', 'torch', 'dask'}
     n_jobs : int or None
-        Threads of the numpy engine (default: the cores available).
+        Threads of the numpy engine (default: the cores available). Results do not depend on it.
     chunk_rows : int or None
         Rows per chunk (default: from ``moments.DEFAULT_CHUNK_BYTES`` of temporaries).
     workers : int or None
@@ -159,6 +155,12 @@ class Engine:
         Continue from the checkpoints in ``checkpoint`` (they must come from the same data,
         settings and seed; otherwise the pass is refused).
     progress : callable ``(label) -> callable(done_rows, total_rows)`` or None
+
+    Attributes
+    ----------
+    passes : int
+        Passes run in the current :meth:`session` (one ``learn`` call); checkpoint files are
+        named after it (``pass-1.npz``, ...), so they do not depend on earlier calls.
     """
 
     name: str = "numpy"
@@ -195,6 +197,20 @@ class Engine:
                 resource.close()
         self._client = self._cluster = None
 
+    @contextmanager
+    def session(self, close: bool = False):
+        """One fit: passes counted from 0 (checkpoints ``pass-1.npz``, ...); closed at the end only with ``close``.
+
+        ``learn`` closes the engines it creates, never one its caller passed in (whose Dask
+        cluster, say, serves the next fit too).
+        """
+        self.passes = 0
+        try:
+            yield self
+        finally:
+            if close:
+                self.close()
+
     def run(self, source: Source, spec: moments.MomentSpec, plan: RowPlan | None = None,
             collect: bool = False) -> tuple[moments.MomentState, Sample | None]:
         """One pass: the merged state of the training rows (and the kept rows with ``collect``)."""
@@ -202,8 +218,6 @@ class Engine:
         rows = self.chunk_rows or moments.chunk_rows(spec)
         if source.block_rows > 1:  # whole row groups per chunk: none is decoded twice
             rows = max(1, round(rows / source.block_rows)) * source.block_rows
-        elif self.chunk_rows is None and rows > spec.batch_rows:  # whole batch runs: no short fragments
-            rows -= rows % spec.batch_rows
         ranges = [(a, min(a + rows, source.n_rows)) for a in range(0, source.n_rows, rows)]
         if not ranges:
             raise ValueError(f"{source.name}: the data source has no rows")
@@ -214,45 +228,46 @@ class Engine:
 
     def _run_numpy(self, source, spec, plan, collect, ranges):
         jobs = max(1, min(self.n_jobs or moments.default_n_jobs(), len(ranges)))
-        states = [moments.init(spec) for _ in range(jobs)]
-        parts: list[Sample] = []
+        state, parts = moments.init(spec), []
         first, row_files = 0, []
-        file, digest = self._checkpoint_file(source, spec, plan, ranges, jobs)
+        file, digest = self._checkpoint_file(source, spec, plan, ranges)
         if file is not None and self.resume and file.exists():
-            first, states, parts, row_files = _load(file, states)
+            first, state, parts, row_files = _load(file)
         written = len(parts)
         report = self.progress(f"pass {self.passes}") if self.progress else None
 
-        def one(j: int, i: int) -> Sample | None:
+        def one(i: int) -> tuple[moments.MomentState, Sample | None]:
             X, y = source.read(*ranges[i])
-            return chunk_pass(spec, plan, X, y, ranges[i][0], states[j], collect)[1]
+            return chunk_pass(spec, plan, X, y, ranges[i][0], None, collect)
 
-        with threadpool_limits(1, user_api="blas"), ThreadPoolExecutor(jobs) as pool:
-            for round_start in range(first, len(ranges), jobs):
-                chunks = range(round_start, min(round_start + jobs, len(ranges)))
-                parts += [p for p in pool.map(one, range(len(chunks)), chunks) if p is not None]
-                done = chunks[-1] + 1
-                if file is not None and ((done // jobs) % self.checkpoint_every == 0 or done == len(ranges)):
-                    _save(file, digest, done, states, parts[written:], row_files)
-                    written = len(parts)
-                if report:
-                    report(ranges[done - 1][1], source.n_rows)
-        return reduce(moments.merge, states), Sample.join(parts) if collect else None
+        for round_start in range(first, len(ranges), jobs):
+            chunks = range(round_start, min(round_start + jobs, len(ranges)))
+            for chunk, part in ordered_map(one, chunks, jobs):  # merged in chunk order: no n_jobs in the sums
+                state = moments.merge(state, chunk)
+                parts += [part] if part is not None else []
+            done = chunks[-1] + 1
+            if file is not None and ((done // jobs) % self.checkpoint_every == 0 or done == len(ranges)):
+                _save(file, digest, done, state, parts[written:], row_files)
+                written = len(parts)
+            if report:
+                report(ranges[done - 1][1], source.n_rows)
+        return state, Sample.join(parts) if collect else None
 
-    def _checkpoint_file(self, source, spec, plan, ranges, jobs) -> tuple[Path | None, str]:
-        """This pass's checkpoint file and the digest of what it depends on (data, settings, spec)."""
+    def _checkpoint_file(self, source, spec, plan, ranges) -> tuple[Path | None, str]:
+        """This pass's checkpoint file and the digest of what it depends on (the data's identity, settings, spec)."""
         if self.checkpoint is None:
             return None, ""
         digest = hashlib.sha256(repr((source.name, source.n_rows, source.n_features, plan, len(ranges),
-                                      ranges[0], jobs, spec.degrees, spec.n_batches, spec.batch_rows)).encode())
+                                      ranges[0], spec.degrees, spec.n_batches, spec.batch_rows)).encode())
+        digest.update(source.fingerprint().encode())
         for value in (spec.directions, *_numbers(spec.residual)):
             digest.update(np.asarray(value, dtype=np.float64).tobytes())
         folder = Path(self.checkpoint)
         folder.mkdir(parents=True, exist_ok=True)
         file = folder / f"pass-{self.passes}.npz"
-        if self.resume and file.exists() and str(np.load(file)["digest"]) != digest.hexdigest():
-            raise ValueError(f"{file} was written for other data or settings; resume with the same data, "
-                             "method, options and seed, or start without --resume")
+        if self.resume and file.exists() and _saved_digest(file) != digest.hexdigest():
+            raise ValueError(f"{file} was written for other data or settings; resume with the same data "
+                             "(unchanged since), method, options and seed, or start without --resume")
         return file, digest.hexdigest()
 
     # -- torch ------------------------------------------------------------------------------
@@ -315,7 +330,7 @@ class Engine:
 
 
 def _block(spec, plan, X, y, start, collect):
-    with threadpool_limits(1, user_api="blas"):
+    with single_blas_thread():
         state, part = chunk_pass(spec, plan, X, y, start, None, collect)
     return state, [part] if part is not None else []
 
@@ -342,27 +357,42 @@ def _numbers(model) -> list:
     return found
 
 
-def _save(file: Path, digest: str, done: int, states, new_parts: list, row_files: list[str]) -> None:
-    """Checkpoint: the per-thread states, and the kept rows collected since the last checkpoint
+def _save(file: Path, digest: str, done: int, state, new_parts: list, row_files: list[str]) -> None:
+    """Checkpoint: the merged state, and the kept rows collected since the last checkpoint
     in a file of their own (each kept row is written once, not at every checkpoint)."""
     if new_parts:
         rows = file.with_name(f"{file.stem}.rows-{done}.npz")
         np.savez(rows, **{f.name: getattr(Sample.join(new_parts), f.name) for f in fields(Sample)})
         row_files.append(rows.name)
-    arrays = {f"{j}.{f.name}": getattr(s, f.name) for j, s in enumerate(states) for f in fields(moments.MomentState)}
+    arrays = {f.name: getattr(state, f.name) for f in fields(moments.MomentState)}
     temporary = file.with_suffix(".tmp.npz")
     np.savez(temporary, done=done, digest=digest, row_files=np.array(row_files, dtype=str), **arrays)
     temporary.replace(file)  # atomic: a kill leaves the previous checkpoint whole
 
 
-def _load(file: Path, states):
-    """The state of a checkpoint: chunks done, per-thread states, kept rows, their files."""
-    with np.load(file) as saved:
-        loaded = [moments.MomentState(**{f.name: saved[f"{j}.{f.name}"] for f in fields(moments.MomentState)})
-                  for j in range(len(states))]
+@contextmanager
+def _checkpoint(file: Path):
+    """``np.load(file)``, any failure to read it (truncated, corrupt, not ours) as one clear ``ValueError``."""
+    try:
+        with np.load(file) as saved:
+            yield saved
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{file} is not a readable checkpoint ({type(exc).__name__}: {exc}); delete the "
+                         "checkpoint directory's files or start without --resume") from None
+
+
+def _saved_digest(file: Path) -> str:
+    with _checkpoint(file) as saved:
+        return str(saved["digest"])
+
+
+def _load(file: Path):
+    """The state of a checkpoint: chunks done, merged state, kept rows, their files."""
+    with _checkpoint(file) as saved:
+        state = moments.MomentState(**{f.name: saved[f.name] for f in fields(moments.MomentState)})
         done, row_files = int(saved["done"]), [str(n) for n in saved["row_files"]]
     parts = []
     for name in row_files:
-        with np.load(file.with_name(name)) as rows:
+        with _checkpoint(file.with_name(name)) as rows:
             parts.append(Sample(*(rows[f.name] for f in fields(Sample))))
-    return done, loaded, parts, row_files
+    return done, state, parts, row_files

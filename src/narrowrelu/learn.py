@@ -7,17 +7,24 @@ import time
 import warnings
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-from ._validation import RandomState, as_generator, check_positive_int, gaussian_input_problems
+from ._validation import (
+    RandomState,
+    as_generator,
+    check_positive_int,
+    duplicate_rows,
+    gaussian_input_problems,
+    row_order_problems,
+)
 from .engines import Engine
+from .exceptions import DataOrderWarning, FewSamplesWarning, FitWarning, NonGaussianInputWarning
 from .methods import METHODS
 from .network import ReLUNetwork
 from .options import FitOptions, as_plain, build
 from .pipeline import scan
 from .report import Report
 from .selection import chosen_width, evaluate, record, width_search_done
-from .sources import open_source
+from .sources import MappedSource, open_source
 from .standardize import estimate
 from .subspace import low_degree_subspace
 
@@ -25,6 +32,16 @@ __all__ = ["learn"]
 
 #: Minimum training rows per unit of d*k we accept without a warning (ours).
 MIN_ROWS_PER_DK = 20
+#: Held-out rows advised at least: fewer select and score the fit poorly (ours). Below 2 the
+#: held-out variance is 0 and every relative loss meaningless: refused.
+MIN_VALIDATION_ROWS = 10
+#: Rows that repeat another exactly, as a share of the kept rows, above which we warn (ours).
+DUPLICATE_SHARE = 0.01
+#: Labels whose first rows exceed this magnitude (or are nonzero below its inverse) are scaled
+#: by a power of two, exactly, and the network scaled back: their squares stay finite (ours).
+LABEL_LIMIT = 2.0**64
+#: The label scale is read from this many first rows (ours).
+LABEL_SCALE_ROWS = 4096
 
 
 #: The standard-Gaussian diagnostic looks at about this many evenly spread training rows (ours).
@@ -56,7 +73,9 @@ def learn(
         Inputs, assumed standard Gaussian; or a data file (any format of
         :mod:`narrowrelu.sources`, streamed in chunks, never loaded whole).
     y : array_like of shape (n,) or None
-        Labels :math:`y = f(x) + \xi`; None when ``X`` is a path or a source.
+        Labels :math:`y = f(x) + \xi`; None when ``X`` is a path or a source. Labels far from
+        1 in magnitude (beyond ``LABEL_LIMIT``) are divided by a power of two as they are read
+        (exactly) and the network multiplied back.
     k : int or "auto"
         Number of neurons, >= 1; ``"auto"`` chooses it: widths from the number of
         significant degree-2 directions upward, while the held-out loss improves by more than
@@ -69,10 +88,13 @@ def learn(
         Seeds every random choice (contraction vectors, candidates, restarts).
     validation_fraction : float, default=0.2
         Share of rows held out for model selection and the reported loss: runs of
-        consecutive rows spread evenly over the data (at most ``MAX_VALIDATION_ROWS``).
+        consecutive rows spread evenly over the data (at most ``MAX_VALIDATION_ROWS``; fewer
+        than ``MIN_VALIDATION_ROWS`` warn, fewer than 2 are refused).
     engine : {'numpy', 'dask'} or :class:`~narrowrelu.engines.Engine`, default='numpy'
         Runs the moment passes; an ``Engine`` carries threads, chunk size, the Dask cluster,
-        checkpoints and progress reporting.
+        checkpoints and progress reporting. An ``Engine`` passed in is left open for the next
+        call (close it, or use it as a context manager); its ``passes`` count this call's.
+        Results do not depend on its number of threads.
     target : str, default='y'
         Label column of CSV and Parquet files.
     standardize : bool, default=False
@@ -89,6 +111,17 @@ def learn(
         Method options by name, replacing fields of ``options``: a name the method does not
         use, or a value out of range, raises ``ValueError``. Fields marked "(ours)" are
         constants the papers leave open.
+
+    Warns
+    -----
+    FewSamplesWarning
+        Fewer training rows than ``MIN_ROWS_PER_DK * d * k`` (for ``k="auto"``, the width chosen).
+    NonGaussianInputWarning
+        The inputs do not look N(0, I) (means, covariances, fourth moments).
+    DataOrderWarning
+        Rows sorted or grouped by a column, or repeated exactly.
+    FitWarning
+        Fewer than ``k`` neurons returned (neurons of zero weight are dropped).
 
     Returns
     -------
@@ -120,13 +153,16 @@ def learn(
         raise ValueError(f"too few samples: got n_samples={n}, need at least 4 "
                          f"({MIN_ROWS_PER_DK * d * k} are advised for d={d}, k={k})")
     rng = as_generator(random_state)
-    engine = engine if isinstance(engine, Engine) else Engine(engine)
+    scale = _label_scale(source)
+    if scale != 1.0:
+        source = MappedSource(source, lambda X, y: (X, y / scale))
+    owned = not isinstance(engine, Engine)  # engines we create we close; the caller's stays open
+    engine = Engine(engine) if owned else engine
     report = Report(method=method, n_samples=n, n_train=0, n_validation=0, d=d, k=k,
                     options=as_plain(settings) | {"k": "auto" if auto_width else k, "engine": engine.name,
                                               "source": source.name})
     start = time.perf_counter()
-    # Tall-skinny products throughout: one BLAS thread is up to 140x faster (docs/engineering.md).
-    with threadpool_limits(1, user_api="blas"), engine:
+    with engine.session(close=owned):
         if standardize:
             begin = time.perf_counter()
             transform = estimate(source, engine)
@@ -137,36 +173,107 @@ def learn(
                        whitening_condition=float(np.linalg.cond(transform.whitening)))
         data = scan(source, validation_fraction, engine, report)
         report.n_train, report.n_validation = data.n_train, len(data.y_val)
+        _check_scanned(data, n, validation_fraction, scale)
         constant = np.ptp(np.concatenate([data.y, data.y_val])) == 0
-        for message in _input_warnings(data, d, k, constant):
-            warnings.warn(message, stacklevel=2)
-            report.warnings.append(message)
+        for category, message in _input_warnings(data, d, None if auto_width else k, constant):
+            _warn(report, category, message)
         if constant:
             net = ReLUNetwork(np.zeros(0), np.zeros((0, d)), intercept=float(data.y[0]))
         elif auto_width:
             net = _choose_width(data, method_fn, rng, settings, report)
         else:
             net = method_fn(data, k, rng, settings, report)
+        for category, message in _fit_warnings(data, net, k, auto_width, constant, report):
+            _warn(report, category, message)
     if standardize:
         net = transform.to_original(net)
+    if scale != 1.0:
+        net = _scaled(net, scale, report)
     report.add("total", time.perf_counter() - start)
     net.report = report
     return net
 
 
-def _input_warnings(data, d: int, k: int, constant: bool) -> list[str]:
-    """Too few rows, inputs that do not look N(0, I), constant labels."""
-    found = []
-    if data.n_train < MIN_ROWS_PER_DK * d * k:
-        found.append(f"only {data.n_train} training rows for d={d}, k={k}: at least {MIN_ROWS_PER_DK * d * k} "
-                     f"({MIN_ROWS_PER_DK} d k) are advised for the degree-2 moments alone")
+def _warn(report: Report, category: type[Warning], message: str) -> None:
+    """``warnings.warn`` from the caller's line, and the same message in the report."""
+    warnings.warn(message, category, stacklevel=3)
+    report.warnings.append(message)
+
+
+def _label_scale(source) -> float:
+    """1, or the power of two nearest the largest |y| of the first rows when that is beyond ``LABEL_LIMIT``."""
+    top = float(np.max(np.abs(source.read(0, min(source.n_rows, LABEL_SCALE_ROWS))[1])))
+    if top == 0.0 or 1.0 / LABEL_LIMIT <= top <= LABEL_LIMIT:
+        return 1.0
+    return float(2.0 ** np.round(np.log2(top)))
+
+
+def _scaled(net: ReLUNetwork, scale: float, report: Report) -> ReLUNetwork:
+    """``scale * net`` (the output layer scaled; exact for a power of two), its held-out loss with it."""
+    linear = None if net.linear is None else net.linear * scale
+    scaled = ReLUNetwork(net.weights * scale, net.directions, linear, net.intercept * scale, biases=net.biases)
+    report.validation_mse *= scale * scale  # inf, not an error, where the square leaves float64
+    return scaled
+
+
+def _check_scanned(data, n: int, validation_fraction: float, scale: float) -> None:
+    """At least 2 held-out rows (a held-out variance); labels whose squares stay finite."""
+    if len(data.y_val) < 2:
+        raise ValueError(f"validation_fraction={validation_fraction} of n_samples={n} holds out {len(data.y_val)} "
+                         f"row; at least 2 are needed to score the fit (a relative loss needs a held-out variance): "
+                         f"give at least {int(np.ceil(2 / validation_fraction))} rows or a larger "
+                         "validation_fraction")
+    if not (np.isfinite(data.low.second_moment) and np.all(np.isfinite(data.low.T2))):
+        raise ValueError(f"the labels are too large: the mean of y^2 overflows float64 (|y| reaches "
+                         f"{float(np.max(np.abs(data.y))) * scale:.3g} among the rows kept in memory); divide y "
+                         "by a constant or remove the outlying labels")
+
+
+def _input_warnings(data, d: int, k: int | None, constant: bool) -> list[tuple[type[Warning], str]]:
+    """Too few rows (``k`` given), inputs that do not look N(0, I), ordered or repeated rows, constant labels."""
+    found = _few_rows(data, d, k) if k is not None else []
+    if len(data.y_val) < MIN_VALIDATION_ROWS:
+        found.append((FewSamplesWarning, f"only {len(data.y_val)} held-out rows: the fit is selected and scored on "
+                      f"them, and at least {MIN_VALIDATION_ROWS} are advised (more rows or a larger "
+                      "validation_fraction)"))
     problems = gaussian_input_problems(data.X[:: max(1, len(data.X) // GAUSSIAN_CHECK_ROWS)])
     if problems:
-        found.append("the inputs do not look standard Gaussian N(0, I), which every method assumes: "
-                     + "; ".join(problems) + ". Whiten them first (x -> Sigma^(-1/2) (x - mu))")
+        found.append((NonGaussianInputWarning, "the inputs do not look standard Gaussian N(0, I), which every "
+                      "method assumes: " + "; ".join(problems) + ". Whiten them first (x -> Sigma^(-1/2) (x - mu))"))
+    ordered = row_order_problems(data.X, data.y, data.source.columns)
+    if ordered:
+        found.append((DataOrderWarning, "the rows look sorted or grouped: the means over runs of consecutive rows "
+                      f"of {', '.join(ordered)} differ far more than in shuffled rows. The noise scales do not "
+                      "depend on the order, but rows that are not independent (groups, time series) make them "
+                      "optimistic; shuffle the rows if they were merely sorted"))
+    rows = np.concatenate([data.X, data.X_val]), np.concatenate([data.y, data.y_val])
+    repeated = duplicate_rows(*rows)
+    if repeated > DUPLICATE_SHARE * len(rows[1]):
+        found.append((DataOrderWarning, f"{repeated} of {len(rows[1])} rows checked repeat another row exactly: "
+                      "repeated rows make the noise scales and the held-out loss optimistic; remove them"))
     if constant:
-        found.append("y is constant: returning the constant network (no neurons)")
+        found.append((FitWarning, "y is constant: returning the constant network (no neurons)"))
     return found
+
+
+def _few_rows(data, d: int, k: int) -> list[tuple[type[Warning], str]]:
+    if data.n_train >= MIN_ROWS_PER_DK * d * k:
+        return []
+    return [(FewSamplesWarning, f"only {data.n_train} training rows for d={d}, k={k}: at least "
+             f"{MIN_ROWS_PER_DK * d * k} ({MIN_ROWS_PER_DK} d k) are advised for the degree-2 moments alone")]
+
+
+def _fit_warnings(data, net: ReLUNetwork, k: int, auto_width: bool, constant: bool,
+                  report: Report) -> list[tuple[type[Warning], str]]:
+    """Too few rows for the width ``k="auto"`` chose; fewer neurons than the ``k`` asked for."""
+    if constant:
+        return []
+    if auto_width:
+        return _few_rows(data, data.d, report.k)
+    if net.k < k:
+        return [(FitWarning, f"the network has {net.k} neurons, fewer than the k={k} asked for (neurons of zero "
+                 "weight are dropped, a linear term may stand for others): the data need fewer, or more rows")]
+    return []
 
 
 def _choose_width(data, method_fn, rng, settings: FitOptions, report: Report) -> ReLUNetwork:

@@ -8,17 +8,29 @@ optax transformation (state is a value; the functions are pure):
 tree-reductions all use it), ``finalize(state, spec) -> Moments``.
 
 For a target :math:`t` (the labels :math:`y`, or the residual :math:`r = y - q(x)` of a model
-``q`` already fitted) it accumulates, per batch :math:`b = (\text{row index}) \bmod B`,
+``q`` already fitted) it accumulates, per batch :math:`b` (a fixed pseudo-random function of
+the row index, :func:`batch_of`),
 
 .. math::
 
-   \hat T_0 = \overline{t},\quad \hat T_1 = \overline{t\,x},\quad
-   \hat T_2 = \overline{t\,(xx^T - I)},\quad
+   \hat T_0 = \overline{t},\quad
+   \hat T_1 = \overline{(t - \bar t)\,x},\quad
+   \hat T_2 = \overline{(t - \bar t)\,x x^T},\quad
    \hat M_\ell(g) = \overline{t\,K_\ell(x; g)}
    \quad\text{for even } \ell \text{ and every row } g \text{ of the spec's directions,}
 
-where :math:`K_\ell` is the contraction kernel of :mod:`narrowrelu.hermite`. All the weighted
-Gram matrices :math:`\sum_n t_n a_\ell(s_{nj})\,x_n x_n^T` of one chunk are one GEMM.
+where :math:`K_\ell` is the contraction kernel of :mod:`narrowrelu.hermite`. :math:`\hat T_1`
+and :math:`\hat T_2` are centred (docs/maths.md §2): since :math:`E[x] = 0` and
+:math:`E[xx^T - I] = 0` they estimate :math:`E[t\,x]` and :math:`E[t\,(xx^T - I)]` for any
+constant added to :math:`t` (with a bias of :math:`-T_\ell/n`, far below their noise); without
+the centring a constant :math:`c` in :math:`t` adds :math:`c^2\,\mathrm{Var}(xx^T)/n` to their
+variance. They are mergeable: :math:`\sum t\,xx^T`, :math:`\sum xx^T`, :math:`\sum t` and
+:math:`n` are sums. All the weighted Gram matrices :math:`\sum_n t_n a_\ell(s_{nj})\,x_n x_n^T`
+of one chunk are one GEMM.
+
+Rows go to batches by a hash of their index, not in runs of consecutive rows: every batch is
+a uniformly random subset of the rows, whatever their order in the file (sorted by the label
+or by a feature, say), so the batch-to-batch spread calibrates the noise of shuffled rows.
 Residualisation (docs/maths.md §2): :math:`E[q(x)\,\mathrm{He}_\ell(x)] = 0` for every polynomial
 :math:`q` of degree :math:`< \ell`, so subtracting the degree-:math:`\le 2` fit before
 estimating :math:`M_\ell`, :math:`\ell \ge 4`, leaves the estimand unchanged and cuts the
@@ -30,11 +42,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from functools import cached_property
+from functools import cached_property, reduce
 
 import numpy as np
 
-from ._arrays import like, namespace
+from ._arrays import like, mix64, namespace, ordered_map, take
 from ._validation import check_positive_int, check_samples, check_unit_vector
 from .hermite import contraction_weights
 
@@ -53,6 +65,7 @@ __all__ = [
     "low_degree",
     "contraction",
     "weighted_grams",
+    "batch_of",
     "batch_rows_for",
     "operator_norm_standard_error",
 ]
@@ -109,11 +122,12 @@ class MomentSpec:
     directions : ndarray of shape (p, d) or None
         Unit contraction vectors :math:`g` (rows). Required when ``degrees`` is not empty.
     n_batches : int, default=8
-        Number of interleaved batches kept separately for noise calibration (ours).
-    batch_rows : int, default=16384
-        Length of the runs of consecutive rows that make up the batches (ours): row ``i``
-        is in batch ``(i // batch_rows) % n_batches``. Use at most ``n / (4 n_batches)``
-        so that every batch sees several runs (see :func:`batch_rows_for`).
+        Number of batches kept separately for noise calibration (ours).
+    batch_rows : int, default=1
+        Rows that go to a batch together: row ``i`` is in batch
+        ``batch_of(i // batch_rows, n_batches)``. With 1 (the default, and what
+        :func:`batch_rows_for` gives) every row is assigned on its own, which makes the noise
+        calibration independent of the row order.
     residual : object with ``predict(X)`` or None
         Model subtracted from ``y`` before accumulating (variance reduction).
     squared : bool, default=False
@@ -125,7 +139,7 @@ class MomentSpec:
     degrees: tuple[int, ...] = ()
     directions: np.ndarray | None = None
     n_batches: int = 8
-    batch_rows: int = 16384
+    batch_rows: int = 1
     residual: Callable | None = None
     squared: bool = False
 
@@ -161,6 +175,8 @@ class MomentState:
     sum_t: np.ndarray  # (B,)
     sum_tt: np.ndarray  # (B,)
     sum_tx: np.ndarray  # (B, d)
+    sum_x: np.ndarray  # (B, d)
+    gram_x: np.ndarray  # (B, d, d): sum x x^T
     gram: np.ndarray  # (B, 1 + L p [+ 1], d, d): sum t x x^T, then sum t a_l(s) x x^T [, sum t^2 x x^T]
     vec: np.ndarray  # (B, L, p, d): sum t b_l(s) x
     sum_a: np.ndarray  # (B, L, p)
@@ -260,6 +276,8 @@ def init(spec: MomentSpec, like=None) -> MomentState:
         sum_t=zeros((B,)),
         sum_tt=zeros((B,)),
         sum_tx=zeros((B, d)),
+        sum_x=zeros((B, d)),
+        gram_x=zeros((B, d, d)),
         gram=zeros((B, 1 + L * p + spec.squared, d, d)),
         vec=zeros((B, L, p, d)),
         sum_a=zeros((B, L, p)),
@@ -281,7 +299,7 @@ def merge(a: MomentState, b: MomentState) -> MomentState:
 
 
 def weighted_grams(X, W):
-    r"""All weighted Gram matrices :math:`G_j = \sum_n W_{nj}\, x_n x_n^T` of one block of rows.
+    r"""All weighted Gram matrices :math:`G_j = \sum_n W_{nj}\, x_n x_n^T` of one block of rows, and :math:`X^TX`.
 
     With the shift :math:`m_j = \max(0, -\min_n W_{nj})`,
     :math:`G_j = A_j^TA_j - m_j X^TX` where :math:`A_j = \sqrt{W_{\cdot j} + m_j} \odot X`:
@@ -296,7 +314,8 @@ def weighted_grams(X, W):
 
     Returns
     -------
-    array of shape (q, d, d)
+    grams : array of shape (q, d, d)
+    gram : array of shape (d, d), :math:`X^TX`
     """
     xp = namespace(X, W)
     shift = -xp.min(W, axis=0)
@@ -306,14 +325,15 @@ def weighted_grams(X, W):
         roots, buffer = np.ascontiguousarray(roots), np.empty((min(GRAM_BLOCK_ROWS, X.shape[0]), X.shape[1]))
     # Rows in blocks so that each scaled copy is consumed while in cache; a GPU takes the chunk whole.
     step = GRAM_BLOCK_ROWS if xp is np else X.shape[0]
-    grams = [0.0] * W.shape[1]
+    grams, gram = [0.0] * W.shape[1], 0.0
     for start in range(0, X.shape[0], step):
         block = X[start:start + step]
+        gram = gram + block.T @ block
         for j in range(W.shape[1]):
             scale = roots[j, start:start + block.shape[0], None]
             A = np.multiply(block, scale, out=buffer[: block.shape[0]]) if xp is np else block * scale
             grams[j] = grams[j] + A.T @ A
-    return xp.stack(grams) - shift[:, None, None] * (X.T @ X)
+    return xp.stack(grams) - shift[:, None, None] * gram, gram
 
 
 def _add_rows(part: MomentState, b: int, spec: MomentSpec, X, t, S) -> None:
@@ -326,48 +346,64 @@ def _add_rows(part: MomentState, b: int, spec: MomentSpec, X, t, S) -> None:
         firsts.append(t[:, None] * bb)
         part.sum_a[b, i] += t @ a
         part.sum_c[b, i] += t @ c
-    linear = X.T @ xp.concat([*firsts, t[:, None]], axis=1)  # every first-order sum in one read of X
-    part.vec[b] += xp.reshape(linear[:, :-1].T, part.vec.shape[1:])
+    ones = xp.ones_like(t)[:, None]
+    linear = X.T @ xp.concat([*firsts, t[:, None], ones], axis=1)  # every first-order sum in one read of X
+    part.vec[b] += xp.reshape(linear[:, :-2].T, part.vec.shape[1:])
     part.count[b] += t.shape[0]
     part.sum_t[b] += xp.sum(t)
     part.sum_tt[b] += t @ t
-    part.sum_tx[b] += linear[:, -1]
+    part.sum_tx[b] += linear[:, -2]
+    part.sum_x[b] += linear[:, -1]
     if spec.squared:
         weights.append((t * t)[:, None])
-    part.gram[b] += weighted_grams(X, xp.concat(weights, axis=1))
+    grams, gram = weighted_grams(X, xp.concat(weights, axis=1))
+    part.gram[b] += grams
+    part.gram_x[b] += gram
 
 
-def update(state: MomentState, spec: MomentSpec, X: np.ndarray, y: np.ndarray, start=0) -> MomentState:
+def update(state: MomentState, spec: MomentSpec, X: np.ndarray, y: np.ndarray, start: int = 0,
+           rows: np.ndarray | None = None) -> MomentState:
     """Add the rows ``X`` (n, d), ``y`` (n,) whose first row has global index ``start``.
 
-    Row ``i`` (global index) belongs to batch ``(i // batch_rows) % n_batches``: batches are
-    interleaved runs of consecutive rows, so any chunking of the same rows gives the same
-    per-batch sums (to rounding) and every kernel call sees a contiguous block. ``start``
-    may also be the increasing global indices of the rows (when some rows are held out).
-    Returns a new state; ``state`` is not modified.
+    Row ``i`` (global index) belongs to batch ``batch_of(i // batch_rows, n_batches)``, so any
+    chunking of the same rows gives the same per-batch sums (to rounding). ``rows``, when
+    given, are the positions in ``X`` of the rows to add (the others are held out). Returns a
+    new state; ``state`` is not modified.
     """
     result = merge(state, init(spec))
-    update_in_place(result, spec, X, y, start)
+    update_in_place(result, spec, X, y, start, rows)
     return result
 
 
-def update_in_place(state: MomentState, spec: MomentSpec, X, y, start=0) -> None:
+def update_in_place(state: MomentState, spec: MomentSpec, X, y, start: int = 0, rows: np.ndarray | None = None) -> None:
     """:func:`update` without the copy: adds the rows' sums into ``state`` itself.
 
     ``X``, ``y`` may be numpy arrays or, with the torch engine, tensors on the state's device.
+    The rows are gathered once, batch by batch (the held-out ones left out in the same copy).
     """
     if namespace(X) is np:
         X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    rows = np.arange(y.shape[0]) if rows is None else np.asarray(rows)
+    batch = batch_of((start + rows) // spec.batch_rows, spec.n_batches)
+    order = rows[np.argsort(batch.astype(np.uint8) if spec.n_batches <= 256 else batch, kind="stable")]
+    cuts = np.r_[0, np.cumsum(np.bincount(batch, minlength=spec.n_batches))]
+    X, y = take(X, order), take(y, order)  # each batch's rows are now one contiguous block
     t = y if spec.residual is None else y - spec.residual.predict(X)
     S = X @ like(spec.directions, X).T if spec.degrees else None
-    index = np.arange(start, start + len(t)) if np.ndim(start) == 0 else np.asarray(start)
-    runs = index // spec.batch_rows
-    cuts = [0, *(np.flatnonzero(np.diff(runs)) + 1), len(t)]
-    for lo, hi in zip(cuts[:-1], cuts[1:], strict=False):
-        if hi > lo:
-            rows = slice(lo, hi)
-            _add_rows(state, int(runs[lo] % spec.n_batches), spec, X[rows], t[rows],
-                      None if S is None else S[rows])
+    for b in range(spec.n_batches):
+        block = slice(int(cuts[b]), int(cuts[b + 1]))
+        if cuts[b + 1] > cuts[b]:
+            _add_rows(state, b, spec, X[block], t[block], None if S is None else S[block])
+
+
+def batch_of(index, n_batches: int) -> np.ndarray:
+    """The batch of each row index: ``splitmix64(index) mod n_batches``.
+
+    A fixed pseudo-random assignment: it depends on nothing but the index (not the chunking,
+    the engine or the number of cores), and the rows of any one batch are a uniformly
+    spread random subset of every run of consecutive rows, whatever the order of the rows.
+    """
+    return (mix64(index) % np.uint64(n_batches)).astype(np.intp)
 
 
 def _contractions(spec: MomentSpec, gram, vec, sum_a, sum_c, count) -> np.ndarray:
@@ -391,21 +427,25 @@ def finalize(state: MomentState, spec: MomentSpec) -> Moments:
     n = state.count.sum()
     if n == 0:
         raise ValueError("no rows were accumulated: the data source is empty")
-    eye = np.eye(spec.d)
-    safe = np.maximum(state.count, 1)[:, None, None]
     total = lambda a: a.sum(axis=0)  # noqa: E731 - pooled sums over batches
+    count = state.count[:, None, None]
+
+    def centred(weighted: np.ndarray, plain: np.ndarray, sums: np.ndarray, n) -> np.ndarray:
+        """(sum w z - mean(w) sum z) / n: the centred estimate of E[w z] for E[z] = 0."""
+        return (weighted - sums / np.maximum(n, 1) * plain) / np.maximum(n, 1)
 
     def second_moment(slot: int, sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """E[w (xx^T - I)] pooled and per batch, for the Gram slot of weight w (sums of w)."""
         gram = state.gram[:, slot]
-        return (total(gram) - sums.sum() * eye) / n, (gram - sums[:, None, None] * eye) / safe
+        return (centred(total(gram), total(state.gram_x), sums.sum(), n),
+                centred(gram, state.gram_x, sums[:, None, None], count))
 
     T2, batch_T2 = second_moment(0, state.sum_t)
     T2_squared, batch_T2_squared = second_moment(-1, state.sum_tt) if spec.squared else (None, None)
     return Moments(
         n=int(n),
         T0=float(state.sum_t.sum() / n),
-        T1=total(state.sum_tx) / n,
+        T1=centred(total(state.sum_tx), total(state.sum_x), state.sum_t.sum(), n),
         T2=T2,
         second_moment=float(state.sum_tt.sum() / n),
         M=_contractions(spec, total(state.gram), total(state.vec), total(state.sum_a), total(state.sum_c), n),
@@ -418,8 +458,12 @@ def finalize(state: MomentState, spec: MomentSpec) -> Moments:
 
 
 def batch_rows_for(n: int, n_batches: int = 8) -> int:
-    """Run length for ``n`` rows: at most 16384 (ours) and small enough for >= 4 runs per batch."""
-    return max(1, min(16384, n // (4 * n_batches)))
+    """Rows assigned to a batch together for ``n`` rows: 1, every row on its own (see :func:`batch_of`).
+
+    Kept for callers written when batches were runs of consecutive rows; the grain no longer
+    depends on ``n``.
+    """
+    return 1
 
 
 def default_n_jobs() -> int:
@@ -436,21 +480,27 @@ def chunk_rows(spec: MomentSpec, budget_bytes: int = DEFAULT_CHUNK_BYTES) -> int
     return max(256, int(budget_bytes // per_row))
 
 
+def chunk_state(spec: MomentSpec, X, y, start=0) -> MomentState:
+    """The sums of one chunk of rows on their own (an engine merges them in chunk order)."""
+    state = init(spec, X)
+    update_in_place(state, spec, X, y, start)
+    return state
+
+
 def accumulate(
     X, y, spec: MomentSpec, *, n_jobs: int | None = None, chunk_size: int | None = None
 ) -> MomentState:
-    """One pass over in-memory rows with the numpy engine (:mod:`narrowrelu.engines`):
-    ``n_jobs`` threads, chunks of ``chunk_size`` rows, each thread's BLAS pinned to one thread.
+    """One pass over in-memory rows: chunks of ``chunk_size`` rows on ``n_jobs`` threads (BLAS
+    pinned to one thread), their sums merged in chunk order.
 
-    The result is reproducible for a given ``n_jobs`` and ``chunk_size``.
+    The result depends on ``chunk_size`` (to rounding) but not on ``n_jobs``; it is bit for bit
+    that of the numpy engine (:class:`narrowrelu.engines.Engine`) with the same chunks.
     """
-    from .engines import Engine
-    from .sources import ArraySource
-
-    source = ArraySource(X, y)
-    if source.n_features != spec.d:
-        raise ValueError(f"X must have {spec.d} columns (features), got {source.n_features}")
-    return Engine(n_jobs=n_jobs, chunk_rows=chunk_size).run(source, spec)[0]
+    X, y = check_samples(X, y, spec.d)
+    rows = chunk_size or chunk_rows(spec)
+    states = ordered_map(lambda a: chunk_state(spec, X[a:a + rows], y[a:a + rows], a), range(0, len(y), rows),
+                         n_jobs or default_n_jobs())
+    return reduce(merge, states, init(spec))
 
 
 def low_degree(X, y, *, n_batches: int = 8, **engine) -> Moments:

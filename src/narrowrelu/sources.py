@@ -11,7 +11,8 @@ number of rows). Formats, chosen from the path:
 directory, or ``X.npy``   a directory holding ``X.npy`` and ``y.npy`` (a ``.npy``
                           pair), read by explicit file offsets (no memory map)
 ``*.csv``                 a header row, feature columns and a target column
-                          (``target``, default ``"y"``)
+                          (``target``, default ``"y"``); blank and ``#`` comment
+                          lines skipped, CRLF and quoted cells read (pyarrow)
 ``*.parquet``, ``*.pq``   the same columns, read in record batches with pyarrow
 ``*.h5``, ``*.hdf5``      datasets ``X`` and ``y`` (h5py)
 ``*.zarr``                a group with arrays ``X`` and ``y`` (zarr)
@@ -19,13 +20,16 @@ directory, or ``X.npy``   a directory holding ``X.npy`` and ``y.npy`` (a ``.npy`
 
 In memory: numpy arrays (:class:`ArraySource`) or dask arrays (:class:`DaskSource`).
 Missing files, unknown formats, missing columns, non-numeric or non-finite cells raise
-``ValueError`` naming the file, the row (1-based, as a user counts them) and the column.
+``ValueError`` naming the file, the row (1-based, as a user counts them) and the column; a
+format whose reader is not installed raises ``ImportError`` naming the extra to install.
 Files are only ever opened for reading.
 """
 
 from __future__ import annotations
 
 import bisect
+import csv
+import hashlib
 import io
 import zipfile
 from collections.abc import Iterator
@@ -42,6 +46,10 @@ FORMATS = {".npz": "npz", ".npy": "npy", ".csv": "csv", ".parquet": "parquet", "
            ".h5": "hdf5", ".hdf5": "hdf5", ".zarr": "zarr"}
 #: CSV files are indexed every this many rows for random access (ours).
 CSV_INDEX_ROWS = 65536
+#: Rows read at each of a few evenly spread places for :meth:`Source.fingerprint` (ours).
+FINGERPRINT_ROWS = 64
+#: ... at this many places (ours).
+FINGERPRINT_PLACES = 8
 
 
 class Source:
@@ -83,6 +91,24 @@ class Source:
                 )
         return X, y
 
+    def fingerprint(self) -> str:
+        """A digest of the data's identity: its shape, the size and modification time of the files
+        behind it, and the bytes of ``FINGERPRINT_ROWS`` rows at each of a few evenly spread places
+        (the first and the last rows included). Checkpoints resume only against the same digest."""
+        digest = hashlib.sha256(repr((self.n_rows, self.n_features, self._stamp())).encode())
+        for first in np.unique(np.linspace(0, max(0, self.n_rows - FINGERPRINT_ROWS), FINGERPRINT_PLACES).astype(int)):
+            for values in self.read(int(first), min(int(first) + FINGERPRINT_ROWS, self.n_rows)):
+                digest.update(values.tobytes())
+        return digest.hexdigest()
+
+    def _stamp(self) -> list:
+        """Size and modification time of each file behind the source (a directory's own files too)."""
+        args = getattr(self, "_args", None)
+        if not args or not isinstance(args[0], Path):
+            return []
+        files = [args[0], *sorted(args[0].iterdir())] if args[0].is_dir() else [args[0]]
+        return [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+
     def chunks(self, rows: int, start: int = 0, stop: int | None = None) -> Iterator[tuple]:
         """Yield ``(first_row, X, y)`` for consecutive blocks of at most ``rows`` rows."""
         stop = self.n_rows if stop is None else stop
@@ -123,6 +149,9 @@ class MappedSource(Source):
 
     def _read(self, start, stop):
         return self.transform(*self.source.read(start, stop))
+
+    def _stamp(self) -> list:
+        return self.source._stamp()
 
 
 class DaskSource(Source):
@@ -291,53 +320,126 @@ class _ColumnSource(Source):
 
 
 class CSVSource(_ColumnSource):
-    """A CSV file with a header row; indexed once (every ``CSV_INDEX_ROWS`` rows) for random access."""
+    """A CSV file with a header row, parsed by pyarrow (needs the ``io`` extra).
+
+    Blank lines and comment lines (first non-blank character ``#``) are skipped, lines may end
+    in CRLF and cells may be quoted. The file is indexed once, streamed in blocks of
+    ``CSV_BLOCK_BYTES``: the byte offset and line number of every ``CSV_INDEX_ROWS``-th row, found
+    by a vectorised scan that tracks quotes (a newline inside a quoted cell ends no row).
+    """
 
     def __init__(self, path: Path, target: str = "y", labels: bool = True):
+        self._args = (path, target, labels)
+        _optional("pyarrow.csv", "CSV")
+        self.path, self._offsets, self._lines, header, rows = path, [], [], None, 0
         with open(path, "rb") as handle:
-            header = handle.readline().decode("utf-8", errors="replace").strip()
-            self._columns(str(path), [c.strip().strip('"') for c in header.split(",")], target, labels)
-            self._offsets, rows, tail = [handle.tell()], 0, b"\n"
-            while block := handle.read(1 << 24):
-                ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
-                base = handle.tell() - len(block)
-                for i in range(CSV_INDEX_ROWS - rows % CSV_INDEX_ROWS - 1, len(ends), CSV_INDEX_ROWS):
-                    self._offsets.append(base + int(ends[i]) + 1)
-                rows, tail = rows + len(ends), block[-1:]
-        self.path, self.n_rows = path, rows + (tail != b"\n")
-        if self._offsets[-1] >= path.stat().st_size:
-            self._offsets.pop()
+            for offset, data, starts, ends, lines, kept in _records(handle):
+                found = np.flatnonzero(kept)
+                if header is None and len(found):
+                    header, found = _cells(data[starts[found[0]]:ends[found[0]]]), found[1:]
+                index = found[(np.arange(len(found)) + rows) % CSV_INDEX_ROWS == 0]
+                self._offsets += [offset + int(a) for a in starts[index]]
+                self._lines += [int(a) for a in lines[index]]
+                rows += len(found)
+        if header is None:
+            raise ValueError(f"{path}: empty CSV file (no header row)")
+        self._header = [c.strip() for c in header]
+        self._header[0] = self._header[0].removeprefix("\ufeff")  # a byte-order mark, as spreadsheets write
+        self._columns(str(path), self._header, target, labels)
+        self.n_rows, self._offsets = rows, self._offsets + [path.stat().st_size]
 
     def _read(self, start, stop):
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+
         base = start // CSV_INDEX_ROWS
+        end = self._offsets[min(-(-stop // CSV_INDEX_ROWS), len(self._offsets) - 1)]
         with open(self.path, "rb") as handle:
             handle.seek(self._offsets[base])
-            lines = [handle.readline() for _ in range(stop - base * CSV_INDEX_ROWS)][start - base * CSV_INDEX_ROWS:]
+            block = io.BytesIO(handle.read(end - self._offsets[base]))
+        pieces, where, skip, wanted = [], [], start - base * CSV_INDEX_ROWS, stop - start
+        for _, data, starts, ends, lines, kept in _records(block, self._lines[base]):
+            rows = np.flatnonzero(kept)[skip:skip + wanted - len(where)]
+            skip = max(0, skip - int(kept.sum()))
+            mark = np.zeros(len(data) + 1, dtype=np.int8)  # the chosen records, each with its line end
+            np.add.at(mark, starts[rows], 1)
+            np.add.at(mark, np.minimum(ends[rows] + 1, len(data)), -1)
+            pieces.append(data[np.cumsum(mark[:-1]) > 0].tobytes() + b"\n")
+            where += [(data[starts[r]:ends[r]], int(lines[r])) for r in rows]
+        names = [f"c{j}" for j in range(len(self._header))]  # positional: header names may repeat
         try:
-            table = np.loadtxt(lines, delimiter=",", ndmin=2, dtype=np.float64, encoding="utf-8")
-        except ValueError:
-            self._locate(lines, start)
-            raise
-        if table.shape[1] != self.n_features + self.has_labels:
-            self._locate(lines, start)
+            table = pcsv.read_csv(
+                io.BytesIO(b"".join(pieces)), read_options=pcsv.ReadOptions(column_names=names, use_threads=False),
+                parse_options=pcsv.ParseOptions(newlines_in_values=True),
+                convert_options=pcsv.ConvertOptions(column_types=dict.fromkeys(names, pa.float64())))
+        except pa.ArrowInvalid as exc:
+            self._locate(where, start)
+            raise ValueError(f"{self.name}: rows {start + 1} to {stop} could not be read ({exc})") from None
+        if table.num_rows != stop - start:
+            raise ValueError(f"{self.name}: {table.num_rows} rows read where {stop - start} were indexed; "
+                             "was the file changed while it was read?")
+        table = np.column_stack([c.to_numpy(zero_copy_only=False) for c in table.columns])
         if not self.has_labels:
             return table, np.zeros(len(table))
         return np.delete(table, self.target_index, axis=1), table[:, self.target_index]
 
-    def _locate(self, lines: list[bytes], start: int) -> None:
-        header = [*self.columns[: self.target_index], *[self.target_name] * self.has_labels,
-                  *self.columns[self.target_index:]]
-        for i, line in enumerate(lines):
-            cells = line.decode("utf-8", errors="replace").rstrip("\r\n").split(",")
-            where = f"{self.name}: row {start + i + 1}"
-            if len(cells) != len(header):
-                raise ValueError(f"{where} has {len(cells)} cells, the header has {len(header)}")
-            for name, cell in zip(header, cells, strict=True):
+    def _locate(self, records: list, start: int) -> None:
+        """Raise the ``ValueError`` naming the first row (and line) and column that pyarrow refused."""
+        for i, (record, line) in enumerate(records):
+            where, cells = f"{self.name}: row {start + i + 1}", _cells(record)
+            if len(cells) != len(self._header):
+                raise ValueError(f"{where} has {len(cells)} cells, the header has {len(self._header)} (line {line})")
+            for name, cell in zip(self._header, cells, strict=True):
                 try:
                     float(cell)
                 except ValueError:
-                    raise ValueError(f"{where}, column {name!r}: {cell.strip()!r} is not a number; "
+                    raise ValueError(f"{where}, column {name!r}: {cell.strip()!r} is not a number (line {line}); "
                                      "every cell must be numeric") from None
+
+
+#: CSV files are scanned in blocks of this many bytes (ours).
+CSV_BLOCK_BYTES = 1 << 22
+
+
+def _cells(record: np.ndarray) -> list[str]:
+    """The cells of one CSV record (bytes without the line end), quotes resolved."""
+    return next(csv.reader([record.tobytes().decode("utf-8", "replace").rstrip("\r")]), [])
+
+
+def _records(handle, line: int = 1):
+    """The records of a CSV stream, a block of whole records at a time.
+
+    Yields ``(offset, data, starts, ends, lines, kept)``: ``data`` (uint8) holds whole records
+    and starts at byte ``offset`` of the stream; record ``i`` is ``data[starts[i]:ends[i]]`` (its
+    line end excluded) and starts on line ``lines[i]`` (1-based, ``line`` being the first);
+    ``kept`` is False for blank and comment lines. A newline ends a record unless it is inside
+    quotes (an odd number of ``"`` before it in the block: every block starts at a record).
+    """
+    offset, carry = 0, b""
+    while True:
+        chunk = handle.read(CSV_BLOCK_BYTES)
+        data = np.frombuffer(carry + chunk, dtype=np.uint8)
+        newline = data == 10
+        ends = np.flatnonzero(newline & (np.cumsum(data == 34, dtype=np.uint8) & 1 == 0))  # parity survives the wrap
+        if not chunk and len(data) and (not len(ends) or ends[-1] < len(data) - 1):
+            ends = np.append(ends, len(data))  # the last record may lack its line end
+        if len(ends):
+            size = min(int(ends[-1]) + 1, len(data))
+            data, carry, newline = data[:size], (carry + chunk)[size:], newline[:size]
+            starts = np.r_[0, ends[:-1] + 1]
+            solid = np.flatnonzero(~np.isin(data, (9, 10, 13, 32)))  # first non-blank byte of each record
+            first = np.searchsorted(solid, starts)
+            has = first < len(solid)
+            has[has] = solid[first[has]] < ends[has]
+            kept = has.copy()
+            kept[has] = data[solid[first[has]]] != 35  # '#': a comment line
+            before = np.cumsum(newline) - newline
+            yield offset, data, starts, ends, line + before[np.minimum(starts, size - 1)], kept
+            offset, line = offset + size, line + int(np.count_nonzero(newline))
+        else:
+            carry += chunk
+        if not chunk:
+            return
 
 
 class ParquetSource(_ColumnSource):
@@ -393,7 +495,7 @@ def _optional(module: str, what: str):
         return importlib.import_module(module)
     except ImportError:
         package = module.split(".")[0]
-        raise ValueError(f"reading or writing {what} files needs {package}: pip install 'narrowrelu[io]'") from None
+        raise ImportError(f"reading or writing {what} files needs {package}: pip install 'narrowrelu[io]'") from None
 
 
 def _format(path: Path) -> str:
