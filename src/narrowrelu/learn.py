@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 
+from ._arrays import single_blas_thread
 from ._validation import (
     RandomState,
     as_generator,
@@ -162,7 +163,9 @@ def learn(
                     options=as_plain(settings) | {"k": "auto" if auto_width else k, "engine": engine.name,
                                               "source": source.name})
     start = time.perf_counter()
-    with engine.session(close=owned):
+    # Tall-skinny products in every stage: one BLAS thread is up to 140x faster
+    # (docs/engineering.md); the caller's limits are back when the call returns.
+    with single_blas_thread(), engine.session(close=owned):
         if standardize:
             begin = time.perf_counter()
             transform = estimate(source, engine)
