@@ -44,6 +44,8 @@ def learn(
     engine: str | Engine = "numpy",
     target: str = "y",
     standardize: bool = False,
+    d: int | None = None,
+    n: int | None = None,
     **options,
 ) -> ReLUNetwork:
     r"""Learn :math:`f(x) = \sum_{i \le k} \lambda_i \mathrm{relu}(\langle u_i, x\rangle)` from samples, x ~ N(0, I).
@@ -80,6 +82,11 @@ def learn(
         :math:`-\langle \Sigma^{-1/2}u_i, \mu\rangle` and the intercept shifts by the linear
         term's :math:`-\langle \Sigma^{-1/2}c, \mu\rangle`. The report keeps
         :math:`\mu` and :math:`\Sigma^{-1/2}` (``report.standardization``).
+    d, n : int or None
+        When ``X`` is a model one can call (a callable, a torch module, an ``.onnx`` path or
+        ``"module:function"``): its input dimension (None: from the model) and the number of
+        fresh Gaussian rows to query (:class:`~narrowrelu.sources.FunctionSource`, seeded by
+        ``random_state``); the report's ``options["queries"]`` counts the rows queried.
     **options
         Method options; unknown names are refused. Those marked "ours" in a method's
         ``DEFAULTS`` are constants the papers leave open.
@@ -113,7 +120,7 @@ def learn(
             f"unknown option(s) {', '.join(unknown)} for method {method!r}; "
             f"it accepts {', '.join(defaults)}"
         )
-    source = open_source(X, y, target=target)
+    source = open_source(X, y, target=target, d=d, n_rows=n, random_state=random_state)
     n, d = source.n_rows, source.n_features
     if n < 4:
         raise ValueError(f"too few samples: got n_samples={n}, need at least 4 "
@@ -150,6 +157,8 @@ def learn(
     if standardize:
         net = transform.to_original(net)
     report.add("total", time.perf_counter() - start)
+    if hasattr(source, "oracle"):  # every pass reads every row once: one query per row and pass
+        report.options["queries"] = report.passes * n
     net.report = report
     return net
 
