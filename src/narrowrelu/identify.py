@@ -19,11 +19,11 @@ Mironov 2020). Pseudo-code of :func:`identify` (docs/algorithms.md):
                   n = J / |J|, beta = -<n, x*>, mu = sign(<J, v>) |J|
         every known unit's hyperplane that crosses the line must have its kink there
     refine each unit seen at >= d + 1 kinks: the hyperplane through its kink points (TLS)
-    weights: least squares of f on [relu(X n^T + beta), X, 1] at Gaussian queries
+    weights: least squares of f on [relu(X n^T + beta), X, 1] at queries of the probed region
     signs: relu(z) = z + relu(-z), so orientations only move mass into the linear term
            c' = -sum_{flipped} mu_i n_i; with c = 0 the flipped set F solves
            sum_{i in F} mu_i n_i = -c' (least squares when k <= d, else a lattice: LLL)
-    check the network on fresh Gaussian queries: residual <= tol, or an error
+    check the network on fresh queries of the probed region: residual <= tol, or an error
 
 Signs are resolved in polynomial time (no search over :math:`2^k` patterns); when no flipped
 set explains the linear part (a genuine linear term, or units always active on the probed
@@ -48,22 +48,22 @@ from .report import Report
 __all__ = ["identify", "IdentifyReport"]
 
 #: Lines reach ``REACH * (sqrt(d) + 1)`` either side of their Gaussian point (ours).
-REACH = 3.0
+REACH = 4.0
 #: Lines searched together (one batch of queries per search round) (ours).
 LINES_PER_BATCH = 4
 #: At least this many lines are searched (ours).
 MIN_LINES = 8
-#: Each unit is seen at d + 2 kinks (for the hyperplane through them) when d <= TLS_MAX_D or the oracle
-#: is float32, else at MIN_SIGHTINGS (its gradient jump alone is precise enough) (ours).
+#: Each unit is seen at d + 2 kinks (for the hyperplane through them) when d <= TLS_MAX_D, at 4 (d + 2)
+#: for float32 oracles, else at MIN_SIGHTINGS (its gradient jump alone is precise enough) (ours).
 TLS_MAX_D = 128
 MIN_SIGHTINGS = 3
 #: Intervals of a line's initial grid (ours).
 GRID = 4
 #: Values agree when within this many ulps of the function's scale (ours).
-NOISE_ULPS = 64.0
+NOISE_ULPS = 16.0
 #: Units whose hyperplane is farther than this from the origin are dead or always active for
 #: N(0, I) inputs (ours).
-GAUSSIAN_SIGMAS = 6.0
+GAUSSIAN_SIGMAS = 4.0
 #: A line with more pending intervals than this is not piecewise linear with few pieces (ours).
 MAX_INTERVALS_PER_LINE = 8192
 #: Default query budget (ours).
@@ -166,7 +166,7 @@ def identify(f, d: int | None = None, *, random_state: RandomState = None, max_q
         raise ValueError(f"tol must be a positive relative residual, got {tol}")
     with threadpool_limits(1, user_api="blas"):
         search = _Search(oracle, d, rng, eps, budget)
-        search.run(d + 2 if d <= TLS_MAX_D or eps > 1e-12 else MIN_SIGHTINGS)
+        search.run(4 * (d + 2) if eps > 1e-12 else d + 2 if d <= TLS_MAX_D else MIN_SIGHTINGS)
         net, stage = _assemble(search, rng, tol)
     stage |= {"queries": oracle.queries, "lines": search.lines, "kinks": search.kinks,
               "dtype": str(oracle.dtype), "seconds": round(time.perf_counter() - start, 4)}
@@ -187,7 +187,7 @@ class _Search:
         self.f, self.d, self.rng, self.eps, self.budget = oracle, d, rng, eps, budget
         self.R = REACH * (np.sqrt(d) + 1.0)
         self.units = _Units(d)
-        self.lines = self.kinks = self.missing = self.predicted = 0
+        self.lines = self.kinks = self.missing = self.predicted = self.dropped = 0
         self.warnings: list[str] = []
         X = rng.standard_normal((8, d))
         first, again = oracle(X), oracle(X)
@@ -197,6 +197,12 @@ class _Search:
                              "model (learn from samples instead: narrowrelu.learn)")
         self.scale = float(np.max(np.abs(first))) + 1.0
         self.atol = NOISE_ULPS * eps * self.scale
+
+    def points(self, m: int) -> np.ndarray:
+        """m points of the probed region: p + t v, p ~ N(0, I), v uniform on the sphere, t uniform in [-R, R]."""
+        V = self.rng.standard_normal((m, self.d))
+        V /= np.linalg.norm(V, axis=1, keepdims=True)
+        return self.rng.standard_normal((m, self.d)) + self.rng.uniform(-self.R, self.R, (m, 1)) * V
 
     def g(self, P, V, T) -> np.ndarray:
         """f at the points P + T V (rows)."""
@@ -215,6 +221,7 @@ class _Search:
                 self._line(P[line], V[line], *found[line])
             self.lines += LINES_PER_BATCH
             self._prune()
+            self.hyperplanes(final=False)
             seen = self.units.sightings()
             if self.lines >= MIN_LINES and len(self.units.mu) == before and (seen.size == 0 or seen.min() >= sightings):
                 return
@@ -224,16 +231,16 @@ class _Search:
                              "fewer times than asked may be less precise, and units not seen are missing")
 
     def _prune(self) -> None:
-        """Drop units seen once and absent where predicted since (several close kinks taken for one); refuse
-        units seen several times yet absent where predicted (kinks on no consistent hyperplane)."""
+        """Drop units absent where their hyperplane predicts a kink on at least two lines and a fifth of the
+        time (several close kinks taken for one); refuse when half the predicted kinks are absent."""
         U = self.units
-        seen = U.sightings()
-        bad = (U.absent > 0.1 * seen) & (seen > 1)
-        if bad.sum() > max(1, 0.05 * seen.size) or (self.lines >= MIN_LINES and self.missing > 0.5 * self.predicted):
+        if self.lines >= MIN_LINES and self.missing > 0.5 * self.predicted:
             raise ValueError(f"{self.f.name}: the kinks do not lie on consistent hyperplanes ({self.missing} of "
                              f"{self.predicted} kinks predicted by earlier lines' hyperplanes are absent): not a "
                              "one-hidden-layer ReLU network (deeper, or another activation)")
-        U.keep(~((U.absent > 0) & (seen == 1)))
+        drop = (U.absent >= 2) & (U.absent > 0.2 * U.sightings()) | (U.absent > 0) & (U.sightings() == 1)
+        self.dropped += int(drop.sum())
+        U.keep(~drop)
 
     def _kinks(self, P, V):
         """Kinks of the lines (rows of P, V): per line (t, slope jump, left-gap, right-gap) arrays."""
@@ -315,14 +322,17 @@ class _Search:
             return t, t, t
         bounds = np.concatenate([[-self.R], t, [self.R]])
         gap = np.minimum(np.diff(bounds)[:-1], np.diff(bounds)[1:])
-        rho = gap / 8
-        offsets = np.array([-2.0, -1.0, 1.0, 2.0])
+        rho = gap / 10
+        offsets = np.array([-4.0, -3.0, -2.0, -1.0, 1.0, 2.0, 3.0, 4.0])
         T = (t[:, None] + offsets * rho[:, None]).ravel()
-        G = self.g(np.broadcast_to(p, (T.size, self.d)), np.broadcast_to(v, (T.size, self.d)), T).reshape(-1, 4)
-        left, right = (G[:, 1] - G[:, 0]) / rho, (G[:, 3] - G[:, 2]) / rho
+        G = self.g(np.broadcast_to(p, (T.size, self.d)), np.broadcast_to(v, (T.size, self.d)), T).reshape(-1, 8)
+        # least-squares lines through the four values on each side, in units of rho from the kink
+        s = offsets[4:] - offsets[4:].mean()
+        left, right = (G[:, :4] @ s) / (s @ s) / rho, (G[:, 4:] @ s) / (s @ s) / rho
+        left_mid, right_mid = G[:, :4].mean(axis=1), G[:, 4:].mean(axis=1)  # at -2.5 rho and +2.5 rho
         jump = right - left
         with np.errstate(divide="ignore", invalid="ignore"):
-            refined = t - rho + (G[:, 2] - G[:, 1] - right * 2 * rho) / (left - right)
+            refined = t - 2.5 * rho + (right_mid - left_mid - right * 5 * rho) / (left - right)
         real = (np.abs(jump) > 8 * self.atol / rho) & (np.abs(refined - t) < rho)
         return refined[real], jump[real], gap[real]
 
@@ -362,11 +372,15 @@ class _Search:
         others = np.concatenate([t, tp])
         near = np.abs(tp[:, None] - others[None, :])
         near[near == 0] = np.inf
-        rho = np.minimum(near.min(axis=1) / 8, 1e-3 * (1.0 + np.abs(tp)))
+        spread = 10 * U.error[absent] * (1.0 + np.linalg.norm(p + tp[:, None] * v, axis=1)) / np.abs(U.n[absent] @ v)
+        rho = np.minimum(near.min(axis=1) / 8, np.maximum(1e-3 * (1.0 + np.abs(tp)), spread))  # the prediction's error
         T = (tp[:, None] + np.array([-2.0, -1.0, 1.0, 2.0]) * rho[:, None]).ravel()
         G = self.g(np.broadcast_to(p, (T.size, self.d)), np.broadcast_to(v, (T.size, self.d)), T).reshape(-1, 4)
-        jump = (G[:, 3] - G[:, 2] - G[:, 1] + G[:, 0]) / rho
-        found = np.abs(jump - U.mu[absent] * np.abs(U.n[absent] @ v)) <= 0.02 * np.abs(jump) + 8 * self.atol / rho
+        left, right = (G[:, 1] - G[:, 0]) / rho, (G[:, 3] - G[:, 2]) / rho
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tp = tp - rho + (G[:, 2] - G[:, 1] - right * 2 * rho) / (left - right)  # where the two lines meet
+        found = (np.abs(right - left - U.mu[absent] * np.abs(U.n[absent] @ v)) <= 0.02 * np.abs(right - left)
+                 + 8 * self.atol / rho) & (np.abs(tp - where[absent]) < 2 * rho)
         for i, j in zip(absent[found], tp[found], strict=True):
             U.points[i].append(p + j * v)
         U.absent[absent[~found]] += 1
@@ -381,7 +395,7 @@ class _Search:
         size = np.linalg.norm(J, axis=1)
         n = J / size[:, None]
         mu = np.sign(J @ v) * size
-        error = 4 * self.atol * np.sqrt(self.d) / (delta / 4 * size) + 1e3 * self.eps
+        error = self.atol / NOISE_ULPS * np.sqrt(self.d) / (delta / 4 * size) + 10 * self.eps  # one ulp per value
         self.units.add(n, -np.einsum("ij,ij->i", n, X), mu, error, X)
 
     def _gradient(self, X, h) -> np.ndarray:
@@ -405,23 +419,29 @@ class _Search:
 
     # -- refinement ---------------------------------------------------------------------------
 
-    def hyperplanes(self) -> float:
-        """Refit each unit seen at >= d + 1 kinks to the hyperplane through them; the largest residual."""
+    def hyperplanes(self, final: bool = True) -> float:
+        """Refit each unit seen at >= d + 1 kinks to the hyperplane through them (total least squares), its
+        error to the points' scatter; the largest relative residual. ``final``: refuse points off the plane."""
         U, worst = self.units, 0.0
         for i, points in enumerate(U.points):
             P = np.array(points)
+            if len(P) > self.d and not final:  # points far off the plane of the others were matched wrongly
+                off = np.abs(P @ U.n[i] + U.beta[i]) / (1.0 + np.linalg.norm(P, axis=1))
+                P = P[off <= max(10 * np.median(off), 10 * self.eps)]
+                U.points[i] = list(P)
             if len(P) > self.d:
                 center = P.mean(axis=0)
                 normal = np.linalg.svd(P - center, full_matrices=False)[2][-1]
                 normal *= np.sign(normal @ U.n[i])
                 U.n[i], U.beta[i] = normal, -normal @ center
-            residual = np.abs(P @ U.n[i] + U.beta[i]).max() / (1.0 + np.linalg.norm(P, axis=1).max())
-            worst = max(worst, float(residual))
-            if residual > 100 * U.error[i] + 1e-9:
+            residual = np.abs(P @ U.n[i] + U.beta[i]) / (1.0 + np.linalg.norm(P, axis=1))
+            worst = max(worst, float(residual.max()))
+            if final and residual.max() > 100 * U.error[i] + 1e-9:
                 raise ValueError(f"{self.f.name}: the kinks attributed to one unit do not lie on one hyperplane "
-                                 f"(relative residual {residual:.3g}): not a one-hidden-layer ReLU network")
+                                 f"(relative residual {residual.max():.3g}): not a one-hidden-layer ReLU network")
+            if len(P) > self.d:
+                U.error[i] = min(U.error[i], max(float(np.median(residual)), 10 * self.eps))
         return worst
-
 
 def _assemble(search: _Search, rng, tol: float) -> tuple[ReLUNetwork, dict]:
     """Weights by least squares, signs from the linear part, and the check on fresh queries."""
@@ -429,7 +449,7 @@ def _assemble(search: _Search, rng, tol: float) -> tuple[ReLUNetwork, dict]:
     U, d, f = search.units, search.d, search.f
     k = len(U.mu)
     m = 2 * (k + d + 1) + 64
-    X = rng.standard_normal((2 * m, d))
+    X = search.points(2 * m)
     y = f(X)
     fit, check = slice(0, m), slice(m, 2 * m)
     hidden = lambda n, beta: np.maximum(X @ n.T + beta, 0.0)  # noqa: E731
@@ -462,7 +482,8 @@ def _assemble(search: _Search, rng, tol: float) -> tuple[ReLUNetwork, dict]:
     stage = {"units": net.k, "prediction_error": error, "hyperplane_residual": worst, "signs": how,
              "dead": np.flatnonzero(far & (net.biases < 0)).tolist() if k else [],
              "always_active": np.flatnonzero(far & (net.biases > 0)).tolist() if k else [],
-             "missing_kinks": search.missing, "predicted_kinks": search.predicted, "checks": m, "warnings": warn}
+             "missing_kinks": search.missing, "predicted_kinks": search.predicted,
+             "dropped_units": search.dropped, "checks": m, "warnings": warn}
     return net, stage
 
 

@@ -3,7 +3,8 @@
 :func:`as_oracle` accepts
 
 ==============================  ==============================================================
-a numpy callable                ``f(X) -> y`` on arrays (m, d); ``d`` must be given
+a numpy callable                ``f(X) -> y`` on arrays (m, d); ``d`` must be given; float32
+                                when its answer to a first query is float32
 ``"module:function"``           an importable numpy callable, e.g. ``"mypkg.teacher:forward"``
 a ``torch.nn.Module``           evaluated without gradients in its parameters' dtype and device;
                                 ``d`` from its first weight matrix
@@ -96,8 +97,8 @@ def as_oracle(f, d: int | None = None, batch_rows: int = BATCH_ROWS) -> Oracle:
     --------
     >>> import numpy as np
     >>> oracle = as_oracle(lambda X: X.sum(axis=1), d=3)
-    >>> oracle(np.ones((2, 3))).tolist(), oracle.queries
-    ([3.0, 3.0], 2)
+    >>> oracle(np.ones((2, 3))).tolist(), oracle.queries  # one first query tells the answer's dtype
+    ([3.0, 3.0], 3)
     """
     if isinstance(f, Oracle):
         return f
@@ -126,7 +127,11 @@ def as_oracle(f, d: int | None = None, batch_rows: int = BATCH_ROWS) -> Oracle:
     name = getattr(f, "__qualname__", type(f).__name__)
     module = getattr(f, "__module__", None)
     spec = f"{module}:{name}" if module and module != "__main__" and "<" not in name else f
-    return Oracle(f, _check_d(d), np.float64, spec, name, batch_rows)
+    oracle = Oracle(f, _check_d(d), np.float64, spec, name, batch_rows)
+    if getattr(f(np.zeros((1, oracle.d))), "dtype", None) == np.float32:  # a float32 model: its precision
+        oracle.dtype = np.dtype(np.float32)
+    oracle.queries = 1
+    return oracle
 
 
 def _check_d(d) -> int:
