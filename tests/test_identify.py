@@ -119,3 +119,20 @@ def test_linear_model_and_saved_report(tmp_path):
     net.save(tmp_path / "m.json")
     again = ReLUNetwork.load(tmp_path / "m.json")
     assert again.report.stages[0]["units"] == 3 and "identify" in str(net.report)
+
+
+def test_command_line_identify_and_fit_on_a_model_file(tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    from narrowrelu.cli import main
+
+    truth = _network(4, 3, seed=9)
+    onnx = str(truth.to_onnx(tmp_path / "teacher.onnx"))
+    assert main(["identify", onnx, "--seed", "0", "-o", str(tmp_path / "id.json")]) == 0
+    assert "narrowrelu identify: 3 units" in capsys.readouterr().out
+    assert _worst(ReLUNetwork.load(tmp_path / "id.json"), truth)[0] < 1e-9
+    truth = _network(4, 2, seed=3, biases=False)
+    onnx = str(truth.to_onnx(tmp_path / "plain.onnx"))
+    assert main(["fit", onnx, "--n", "20000", "--k", "2", "--seed", "0", "-o", str(tmp_path / "fit.json")]) == 0
+    assert ReLUNetwork.load(tmp_path / "fit.json").report.options["queries"] >= 20000
+    assert main(["identify", "no_such_module:f", "--d", "2", "-o", str(tmp_path / "x.json")]) == 2
+    assert "cannot import" in capsys.readouterr().err
