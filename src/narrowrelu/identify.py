@@ -18,7 +18,8 @@ Mironov 2020). Pseudo-code of :func:`identify` (docs/algorithms.md):
         unmatched kinks: gradient jump J by central differences on both sides -> new unit
                   n = J / |J|, beta = -<n, x*>, mu = sign(<J, v>) |J|
         every known unit's hyperplane that crosses the line must have its kink there
-    refine each unit seen at >= d + 1 kinks: the hyperplane through its kink points (TLS)
+    probe lines along each unit's normal, through points of its plane: d + 2 kink points per unit
+    refine each unit: the hyperplane through its kink points (TLS)
     weights: least squares of f on [relu(X n^T + beta), X, 1] at queries of the probed region
     signs: relu(z) = z + relu(-z), so orientations only move mass into the linear term
            c' = -sum_{flipped} mu_i n_i; with c = 0 the flipped set F solves
@@ -53,9 +54,8 @@ REACH = 4.0
 LINES_PER_BATCH = 4
 #: At least this many lines are searched (ours).
 MIN_LINES = 8
-#: Each unit is seen at d + 2 kinks (for the hyperplane through them) when d <= TLS_MAX_D, at 4 (d + 2)
-#: for float32 oracles, else at MIN_SIGHTINGS (its gradient jump alone is precise enough) (ours).
-TLS_MAX_D = 128
+#: The search stops when no line adds a unit and each unit is seen at this many kinks (d + 2 for float32
+#: oracles); then probe lines add points of each unit's hyperplane up to d + 2 (4 (d + 2) for float32) (ours).
 MIN_SIGHTINGS = 3
 #: Intervals of a line's initial grid (ours).
 GRID = 4
@@ -166,7 +166,8 @@ def identify(f, d: int | None = None, *, random_state: RandomState = None, max_q
         raise ValueError(f"tol must be a positive relative residual, got {tol}")
     with threadpool_limits(1, user_api="blas"):
         search = _Search(oracle, d, rng, eps, budget)
-        search.run(4 * (d + 2) if eps > 1e-12 else d + 2 if d <= TLS_MAX_D else MIN_SIGHTINGS)
+        search.run(MIN_SIGHTINGS if eps < 1e-12 else d + 2)  # float32: more lines, fewer units missed
+        search.complete(4 * (d + 2) if eps > 1e-12 else d + 2)
         net, stage = _assemble(search, rng, tol)
     stage |= {"queries": oracle.queries, "lines": search.lines, "kinks": search.kinks,
               "dtype": str(oracle.dtype), "seconds": round(time.perf_counter() - start, 4)}
@@ -284,7 +285,7 @@ class _Search:
         flat = np.abs(denom) <= ea + eb
         inside = np.isfinite(t) & (t > a + 1e-3 * length) & (t < b - 1e-3 * length) & ~flat
         t = np.where(inside, t, 0.5 * (a + b))
-        eta = np.minimum(t - a, b - t) / 256
+        eta = np.minimum(t - a, b - t) / 64
         gl, gt, gr = self.g(P[np.tile(li, 3)], V[np.tile(li, 3)], np.concatenate([t - eta, t, t + eta])).reshape(3, -1)
         line_a, line_b = lambda s: ga + sa * (s - a), lambda s: gb + sb * (s - b)  # noqa: E731
         allowed = 2 * self.atol + ea * (t - a) + eb * (b - t)
@@ -372,30 +373,60 @@ class _Search:
         others = np.concatenate([t, tp])
         near = np.abs(tp[:, None] - others[None, :])
         near[near == 0] = np.inf
-        spread = 10 * U.error[absent] * (1.0 + np.linalg.norm(p + tp[:, None] * v, axis=1)) / np.abs(U.n[absent] @ v)
-        rho = np.minimum(near.min(axis=1) / 8, np.maximum(1e-3 * (1.0 + np.abs(tp)), spread))  # the prediction's error
-        T = (tp[:, None] + np.array([-2.0, -1.0, 1.0, 2.0]) * rho[:, None]).ravel()
-        G = self.g(np.broadcast_to(p, (T.size, self.d)), np.broadcast_to(v, (T.size, self.d)), T).reshape(-1, 4)
-        left, right = (G[:, 1] - G[:, 0]) / rho, (G[:, 3] - G[:, 2]) / rho
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tp = tp - rho + (G[:, 2] - G[:, 1] - right * 2 * rho) / (left - right)  # where the two lines meet
-        found = (np.abs(right - left - U.mu[absent] * np.abs(U.n[absent] @ v)) <= 0.02 * np.abs(right - left)
-                 + 8 * self.atol / rho) & (np.abs(tp - where[absent]) < 2 * rho)
+        m = absent.size
+        found, tp = self._probe(np.broadcast_to(p, (m, self.d)), np.broadcast_to(v, (m, self.d)), absent, tp,
+                                near.min(axis=1) / 8)
         for i, j in zip(absent[found], tp[found], strict=True):
             U.points[i].append(p + j * v)
         U.absent[absent[~found]] += 1
         self.missing += int((~found).sum())
         return tp[found]
 
+    def _probe(self, P, V, units, tp, limit):
+        """Look for the kink of each unit ``units[j]`` on the line ``P[j] + t V[j]`` near its predicted ``tp[j]``
+        (two short lines on each side, at most ``limit`` away); whether found, and where."""
+        U = self.units
+        spread = 10 * U.error[units] * (1.0 + np.linalg.norm(P + tp[:, None] * V, axis=1))
+        slope = np.abs(np.einsum("ij,ij->i", U.n[units], V))
+        rho = np.minimum(limit, np.maximum(1e-3 * (1.0 + np.abs(tp)), spread / slope))  # the prediction's error
+        offsets = np.array([-2.0, -1.0, 1.0, 2.0])
+        T = tp[:, None] + offsets * rho[:, None]
+        G = self.g(np.repeat(P, 4, axis=0), np.repeat(V, 4, axis=0), T.ravel()).reshape(-1, 4)
+        left, right = (G[:, 1] - G[:, 0]) / rho, (G[:, 3] - G[:, 2]) / rho
+        with np.errstate(divide="ignore", invalid="ignore"):
+            where = tp - rho + (G[:, 2] - G[:, 1] - right * 2 * rho) / (left - right)  # where the two lines meet
+        expected = U.mu[units] * slope
+        found = (np.abs(right - left - expected) <= 100 * U.error[units] * np.abs(expected) + 8 * self.atol / rho) \
+            & (np.abs(where - tp) < 2 * rho)
+        return found, where
+
+    def complete(self, needed: int) -> None:
+        """Sightings for every unit up to ``needed``, from probe lines along its normal through points of its
+        hyperplane near a sighting (one unit away, in random directions within the plane)."""
+        U = self.units
+        for _ in range(3):
+            short = np.repeat(np.arange(U.mu.size), np.maximum(needed - U.sightings(), 0))
+            if short.size == 0 or self.f.queries >= self.budget:
+                return
+            start = np.array([U.points[i][self.rng.integers(len(U.points[i]))] for i in short])
+            W = self.rng.standard_normal(start.shape)
+            W -= np.einsum("ij,ij->i", W, U.n[short])[:, None] * U.n[short]
+            P = start + W / np.linalg.norm(W, axis=1, keepdims=True)
+            tp = -(np.einsum("ij,ij->i", P, U.n[short]) + U.beta[short])
+            found, where = self._probe(P, U.n[short], short, tp, np.full(short.size, 1e-2))
+            for i, x in zip(short[found], P[found] + where[found, None] * U.n[short[found]], strict=True):
+                U.points[i].append(x)
+            self.hyperplanes(final=False)
+
     def _new_units(self, p, v, t, gap, X) -> None:
         """The gradient jump at each kink, by central differences on both sides: one new unit each."""
-        delta = np.minimum(gap / 2, 1.0)
+        delta = np.minimum(gap / 2, 2.0)
         sides = [X + delta[:, None] * v, X - delta[:, None] * v]
-        J = self._gradient(sides[0], delta / 4) - self._gradient(sides[1], delta / 4)
+        J = self._gradient(sides[0], delta / 2) - self._gradient(sides[1], delta / 2)
         size = np.linalg.norm(J, axis=1)
         n = J / size[:, None]
         mu = np.sign(J @ v) * size
-        error = self.atol / NOISE_ULPS * np.sqrt(self.d) / (delta / 4 * size) + 10 * self.eps  # one ulp per value
+        error = self.atol / NOISE_ULPS * np.sqrt(self.d) / (delta / 2 * size) + 10 * self.eps  # one ulp per value
         self.units.add(n, -np.einsum("ij,ij->i", n, X), mu, error, X)
 
     def _gradient(self, X, h) -> np.ndarray:
