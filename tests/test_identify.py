@@ -136,3 +136,16 @@ def test_command_line_identify_and_fit_on_a_model_file(tmp_path, capsys):
     assert ReLUNetwork.load(tmp_path / "fit.json").report.options["queries"] >= 20000
     assert main(["identify", "no_such_module:f", "--d", "2", "-o", str(tmp_path / "x.json")]) == 2
     assert "cannot import" in capsys.readouterr().err
+
+
+def test_queries_bench_records_and_tables(tmp_path):
+    from narrowrelu.bench.queries import QueryCase, run
+
+    cases = [QueryCase(4, 3, learn=True, seeds=1, tag="tiny"), QueryCase(4, 2, biases=False, learn=True, seeds=1)]
+    results = run(tmp_path, {"suite": "queries"}, cases=cases)
+    by = {(r["k"], r["method"]): r for r in results["records"]}
+    assert by[3, "identify"]["worst_angle"] < 1e-9 and by[3, "identify"]["queries_to_exact"] > 0
+    assert by[2, "learn"]["queries_to_target"] is not None and by[2, "learn"]["error_kind"] == "exact"
+    assert "identify against learn" in (tmp_path / "results.md").read_text()
+    again = run(tmp_path, {"suite": "queries"}, cases=cases)  # resumed: nothing is run twice
+    assert len(again["records"]) == 4

@@ -111,14 +111,14 @@ class IdentifyReport(Report):
                  f"  prediction error {s.get('prediction_error', float('nan')):.3g} (relative, held-out queries), "
                  f"hyperplane residual {s.get('hyperplane_residual', float('nan')):.3g}, "
                  f"oracle {s.get('dtype', '?')}",
-                 f"  signs {'resolved (' + s.get('signs', '') + ')' if s.get('signs') != 'unresolved' else 'unresolved'}"
+                 f"  signs {s.get('signs', '?')}"
                  f"; dead for N(0, I) inputs: {s.get('dead', [])}; always active: {s.get('always_active', [])}"]
         return "\n".join(lines + [f"  warning: {w}" for w in self.warnings])
 
 
 def identify(f, d: int | None = None, *, random_state: RandomState = None, max_queries: int | None = None,
              tol: float | None = None) -> ReLUNetwork:
-    r"""Identify :math:`f(x) = \sum_i \lambda_i \mathrm{relu}(\langle u_i, x\rangle + b_i) + \langle c, x\rangle + b_0` exactly.
+    r"""Identify :math:`f(x) = \sum_i \lambda_i \mathrm{relu}(\langle u_i, x\rangle + b_i) + \langle c, x\rangle + b_0`.
 
     Parameters
     ----------
@@ -506,7 +506,8 @@ def _assemble(search: _Search, rng, tol: float) -> tuple[ReLUNetwork, dict]:
                     "linear term, or units always active on the probed lines); the network keeps a linear term, "
                     "its predictions are exact but each unit's orientation may be the opposite of f's")
     if error > tol:
-        raise ValueError(f"{f.name}: the residual of the identified network on fresh queries is {error:.3g} (relative), "
+        raise ValueError(f"{f.name}: the residual of the identified network on fresh queries is {error:.3g} "
+                         "(relative), "
                          f"above tol={tol:.3g}: f is not a one-hidden-layer ReLU network at this precision (deeper, "
                          "another activation, or noisy outputs)")
     far = np.abs(net.biases) > GAUSSIAN_SIGMAS if net.biases is not None else np.zeros(0, bool)

@@ -199,7 +199,8 @@ def write_markdown(results: dict, path: Path) -> None:
         if method != "learn":
             continue
         ident = by_key.get((d, k, biases, dtype, seed, "identify"), {})
-        lines.append(f"| {d} | {k} | {'yes' if biases else 'no'} | {seed} | {_fmt(ident.get('queries_to_exact'), ',')} | "
+        lines.append(f"| {d} | {k} | {'yes' if biases else 'no'} | {seed} | "
+                     f"{_fmt(ident.get('queries_to_exact'), ',')} | "
                      f"{_fmt(r['queries_to_target'], ',')} | {_fmt(r['queries_to_exact'], ',')} | "
                      f"{r['relative_error']:.1e} ({r['error_kind'].split(' ')[0]}) | {r['seconds']:.1f} |")
     path.write_text("\n".join(lines) + "\n")
