@@ -18,7 +18,7 @@ Mironov 2020). Pseudo-code of :func:`identify` (docs/algorithms.md):
         unmatched kinks: gradient jump J by central differences on both sides -> new unit
                   n = J / |J|, beta = -<n, x*>, mu = sign(<J, v>) |J|
         every known unit's hyperplane that crosses the line must have its kink there
-    probe lines along each unit's normal, through points of its plane: d + 2 kink points per unit
+    probe lines along each unit's normal, through N(0, I) points projected on its plane: d + 2 kink points
     refine each unit: the hyperplane through its kink points (TLS)
     weights: least squares of f on [relu(X n^T + beta), X, 1] at queries of the probed region
     signs: relu(z) = z + relu(-z), so orientations only move mass into the linear term
@@ -66,6 +66,8 @@ NOISE_ULPS = 16.0
 GAUSSIAN_SIGMAS = 4.0
 #: A line with more pending intervals than this is not piecewise linear with few pieces (ours).
 MAX_INTERVALS_PER_LINE = 8192
+#: Probe lines queried together (memory O(PROBES_PER_BATCH d)) (ours).
+PROBES_PER_BATCH = 4096
 #: Default query budget (ours).
 MAX_QUERIES = 2**25
 
@@ -401,22 +403,22 @@ class _Search:
         return found, where
 
     def complete(self, needed: int) -> None:
-        """Sightings for every unit up to ``needed``, from probe lines along its normal through points of its
-        hyperplane near a sighting (one unit away, in random directions within the plane)."""
+        """Sightings for every unit up to ``needed``, from probe lines along its normal through the projections
+        of N(0, I) points onto its hyperplane (spread where the inputs live, so that the offset is interpolated)."""
         U = self.units
         for _ in range(3):
             short = np.repeat(np.arange(U.mu.size), np.maximum(needed - U.sightings(), 0))
-            if short.size == 0 or self.f.queries >= self.budget:
-                return
-            start = np.array([U.points[i][self.rng.integers(len(U.points[i]))] for i in short])
-            W = self.rng.standard_normal(start.shape)
-            W -= np.einsum("ij,ij->i", W, U.n[short])[:, None] * U.n[short]
-            P = start + W / np.linalg.norm(W, axis=1, keepdims=True)
-            tp = -(np.einsum("ij,ij->i", P, U.n[short]) + U.beta[short])
-            found, where = self._probe(P, U.n[short], short, tp, np.full(short.size, 1e-2))
-            for i, x in zip(short[found], P[found] + where[found, None] * U.n[short[found]], strict=True):
-                U.points[i].append(x)
-            self.hyperplanes(final=False)
+            for first in range(0, short.size, PROBES_PER_BATCH):
+                if self.f.queries >= self.budget:
+                    break
+                units = short[first:first + PROBES_PER_BATCH]
+                Z = self.rng.standard_normal((units.size, self.d))
+                P = Z - (np.einsum("ij,ij->i", Z, U.n[units]) + U.beta[units])[:, None] * U.n[units]
+                tp = np.zeros(units.size)
+                found, where = self._probe(P, U.n[units], units, tp, np.full(units.size, 1e-2))
+                for i, x in zip(units[found], P[found] + where[found, None] * U.n[units[found]], strict=True):
+                    U.points[i].append(x)
+        self.hyperplanes(final=False)
 
     def _new_units(self, p, v, t, gap, X) -> None:
         """The gradient jump at each kink, by central differences on both sides: one new unit each."""
