@@ -111,7 +111,8 @@ def test_bad_arguments():
 
 
 def test_linear_model_and_saved_report(tmp_path):
-    net = identify(lambda X: X @ np.arange(3.0) + 1.0, d=3, random_state=0)
+    with pytest.warns(FitWarning, match="linear term"):
+        net = identify(lambda X: X @ np.arange(3.0) + 1.0, d=3, random_state=0)
     assert net.k == 0 and net.linear is not None
     np.testing.assert_allclose(net.linear, [0, 1, 2], atol=1e-12)
     truth = _network(4, 3, seed=1)

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -72,21 +71,13 @@ PROBES_PER_BATCH = 4096
 MAX_QUERIES = 2**25
 
 
-@dataclass
 class _Units:
-    """Units found so far: unit normals ``n``, offsets ``beta``, weights ``mu``, and their kink points."""
+    """Units found so far: unit normals ``n``, offsets ``beta``, weights ``mu``, the relative error of each
+    hyperplane, how often each was absent where predicted, and each unit's kink points."""
 
-    d: int
-    n: np.ndarray = None
-    beta: np.ndarray = None
-    mu: np.ndarray = None
-    error: np.ndarray = None
-    absent: np.ndarray = None
-    points: list = field(default_factory=list)
-
-    def __post_init__(self):
-        self.n, self.beta, self.mu = np.zeros((0, self.d)), np.zeros(0), np.zeros(0)
-        self.error, self.absent = np.zeros(0), np.zeros(0, int)
+    def __init__(self, d: int):
+        self.n, self.beta, self.mu = np.zeros((0, d)), np.zeros(0), np.zeros(0)
+        self.error, self.absent, self.points = np.zeros(0), np.zeros(0, int), []
 
     def add(self, n, beta, mu, error, x):
         self.n, self.beta = np.vstack([self.n, n]), np.concatenate([self.beta, beta])
