@@ -9,6 +9,7 @@ and the modules :mod:`~narrowrelu.planted` (the instance zoo), :mod:`~narrowrelu
 """
 
 from . import hermite, metrics, moments, planted
+from .identify import identify
 from .learn import learn
 from .metrics import population_mse, relative_error
 from .network import ReLUNetwork
@@ -28,6 +29,7 @@ __all__ = [
     "ReLUNetwork",
     "NarrowReLURegressor",
     "learn",
+    "identify",
     "population_mse",
     "relative_error",
     "hermite",

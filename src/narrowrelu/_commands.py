@@ -229,11 +229,15 @@ def generate(family, d, k, n, noise, seed, param, output, truth, float32) -> Non
 @click.option("--resume", is_flag=True, help="Continue an interrupted run from --checkpoint.")
 @click.option("-o", "--output", required=True, help="Model file to write (JSON).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--n", "n_rows", default=None, type=click.IntRange(4),
+              help="Fresh N(0, I) rows to query when DATA is a model (.onnx or module:function).")
+@click.option("--d", default=None, type=click.IntRange(1), help="Input dimension of a module:function model.")
 def fit(data, k, method, target, seed, validation_fraction, standardize, option, engine, n_jobs, chunk_rows, workers,
-        scheduler, device, checkpoint, resume, output, as_json) -> None:
-    """Learn a network from DATA (streamed) and write it to a JSON model file."""
+        scheduler, device, checkpoint, resume, output, as_json, n_rows, d) -> None:
+    """Learn a network from DATA (streamed; or a model to query) and write it to a JSON model file."""
     model_path = _new_path(output)
-    source = open_source(data, target=target)
+    _importable_here(data)
+    source = open_source(data, target=target, d=d, n_rows=n_rows, random_state=seed)
     display, factory = _progress()
     runner = Engine(engine, n_jobs=n_jobs, chunk_rows=chunk_rows, workers=workers, scheduler=scheduler, device=device,
                     checkpoint=checkpoint, resume=resume, progress=factory)
@@ -241,6 +245,36 @@ def fit(data, k, method, target, seed, validation_fraction, standardize, option,
         net = learn(source, None, _width(k), method=method, random_state=seed,
                     validation_fraction=validation_fraction, standardize=standardize, engine=runner,
                     **_pairs(option, "--option"))
+    net.save(model_path)
+    if as_json:
+        click.echo(json.dumps({"model": str(model_path), "report": net.report.to_dict()}, indent=2))
+    else:
+        out.print(str(net.report), markup=False)
+        out.print(f"model: {model_path} (k={net.k}, d={net.d})")
+
+
+def _importable_here(model: str) -> None:
+    """A ``module:function`` model may live in the current directory, as with ``python -m``."""
+    if ":" in model and not Path(model).exists() and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+
+
+@app.command()
+@click.argument("model")
+@click.option("--d", default=None, type=click.IntRange(1), help="Input dimension (needed for module:function).")
+@click.option("--seed", default=None, type=click.IntRange(0), help="Seeds the lines and the check queries.")
+@click.option("--max-queries", default=None, type=click.IntRange(1), help="Query budget.")
+@click.option("--tol", default=None, type=click.FloatRange(0, min_open=True),
+              help="Largest relative residual accepted (default: sqrt of the model's machine epsilon).")
+@click.option("-o", "--output", required=True, help="Model file to write (JSON).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def identify(model, d, seed, max_queries, tol, output, as_json) -> None:
+    """Identify a one-hidden-layer ReLU MODEL (.onnx or module:function) exactly from queries."""
+    from .identify import identify as identify_network
+
+    model_path = _new_path(output)
+    _importable_here(model)
+    net = identify_network(model, d, random_state=seed, max_queries=max_queries, tol=tol)
     net.save(model_path)
     if as_json:
         click.echo(json.dumps({"model": str(model_path), "report": net.report.to_dict()}, indent=2))

@@ -1,4 +1,4 @@
-"""The ``narrowrelu`` command line: demo, generate, fit, predict, evaluate, report, export, bench.
+"""The ``narrowrelu`` command line: demo, generate, fit, identify, predict, evaluate, report, export, bench.
 
 Every user mistake exits with status 2 and one line on stderr; ``--debug`` shows the
 traceback. A missing optional dependency names the extra that installs it. Warnings are one

@@ -8,11 +8,9 @@ the pure form unless a linear term is worth its place (:func:`~narrowrelu.select
 from __future__ import annotations
 
 import time
-import warnings
 
 import numpy as np
 
-from .exceptions import FitWarning
 from .network import ReLUNetwork
 from .options import FitOptions
 from .pipeline import Data, kept_rows
@@ -65,10 +63,7 @@ def finish(
     return chosen
 
 
-def linear_fallback(data: Data, report: Report) -> Candidate:
-    """No significant direction: the least-squares linear model (no neurons), with a :class:`FitWarning`."""
-    message = "no significant direction found: returning the least-squares linear model"
-    warnings.warn(message, FitWarning, stacklevel=4)
-    report.warnings.append(message)
+def linear_fallback(data: Data) -> Candidate:
+    """No significant direction: the least-squares linear model (no neurons; ``learn`` warns)."""
     fit = output_layer(data.X, data.y, np.zeros((0, data.d)), data.X)
     return evaluate(to_network(np.zeros((0, data.d)), fit, np.eye(data.d), data.d), data, "linear model")

@@ -63,6 +63,8 @@ def learn(
     engine: str | Engine = "numpy",
     target: str = "y",
     standardize: bool = False,
+    d: int | None = None,
+    n: int | None = None,
     options: FitOptions | None = None,
     **keywords,
 ) -> ReLUNetwork:
@@ -105,6 +107,11 @@ def learn(
         :math:`-\langle \Sigma^{-1/2}u_i, \mu\rangle` and the intercept shifts by the linear
         term's :math:`-\langle \Sigma^{-1/2}c, \mu\rangle`. The report keeps
         :math:`\mu` and :math:`\Sigma^{-1/2}` (``report.standardization``).
+    d, n : int or None
+        When ``X`` is a model one can call (a callable, a torch module, an ``.onnx`` path or
+        ``"module:function"``): its input dimension (None: from the model) and the number of
+        fresh Gaussian rows to query (:class:`~narrowrelu.sources.FunctionSource`, seeded by
+        ``random_state``); the report's ``options["queries"]`` counts the rows queried.
     options : options dataclass of the method, optional
         :class:`~narrowrelu.options.AutoOptions`, ``CN24Options``, ``DK23Options`` or
         ``CDGKM23Options`` (``METHODS[method][1]``); the defaults when omitted.
@@ -122,7 +129,8 @@ def learn(
     DataOrderWarning
         Rows sorted or grouped by a column, or repeated exactly.
     FitWarning
-        Fewer than ``k`` neurons returned (neurons of zero weight are dropped).
+        Fewer than ``k`` neurons returned (neurons of zero weight are dropped), the linear
+        fallback, a subspace wider than ``k``.
 
     Returns
     -------
@@ -148,7 +156,7 @@ def learn(
         raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction!r}")
     method_fn, options_class = METHODS[method]
     settings = build(options_class, method, options, keywords)
-    source = open_source(X, y, target=target)
+    source = open_source(X, y, target=target, d=d, n_rows=n, random_state=random_state)
     n, d = source.n_rows, source.n_features
     if n < 4:
         raise ValueError(f"too few samples: got n_samples={n}, need at least 4 "
@@ -193,6 +201,8 @@ def learn(
     if scale != 1.0:
         net = _scaled(net, scale, report)
     report.add("total", time.perf_counter() - start)
+    if hasattr(source, "oracle"):  # every pass reads every row once: one query per row and pass
+        report.options["queries"] = report.passes * n
     net.report = report
     return net
 
@@ -268,15 +278,18 @@ def _few_rows(data, d: int, k: int) -> list[tuple[type[Warning], str]]:
 
 def _fit_warnings(data, net: ReLUNetwork, k: int, auto_width: bool, constant: bool,
                   report: Report) -> list[tuple[type[Warning], str]]:
-    """Too few rows for the width ``k="auto"`` chose; fewer neurons than the ``k`` asked for."""
+    """Too few rows for the width ``k="auto"`` chose; the linear fallback; fewer neurons than the ``k`` asked for."""
     if constant:
         return []
-    if auto_width:
-        return _few_rows(data, data.d, report.k)
-    if net.k < k:
-        return [(FitWarning, f"the network has {net.k} neurons, fewer than the k={k} asked for (neurons of zero "
-                 "weight are dropped, a linear term may stand for others): the data need fewer, or more rows")]
-    return []
+    found = _few_rows(data, data.d, report.k) if auto_width else []
+    if net.k == 0:
+        found.append((FitWarning, "no significant direction found: returning the least-squares linear model "
+                      "(no neurons); more rows, or less noise, would show the directions"))
+    elif net.k < k and not auto_width:
+        found.append((FitWarning, f"the network has {net.k} neurons, fewer than the k={k} asked for (neurons of "
+                      "zero weight are dropped, a linear term may stand for others): the data need fewer, or more "
+                      "rows"))
+    return found
 
 
 def _choose_width(data, method_fn, rng, settings: FitOptions, report: Report) -> ReLUNetwork:

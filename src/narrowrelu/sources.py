@@ -39,7 +39,8 @@ import numpy as np
 
 from ._validation import check_samples
 
-__all__ = ["Source", "ArraySource", "MappedSource", "DaskSource", "open_source", "Writer", "write", "FORMATS"]
+__all__ = ["Source", "ArraySource", "MappedSource", "DaskSource", "FunctionSource", "open_source", "Writer", "write",
+           "FORMATS"]
 
 #: File formats by suffix (a directory is a ``.npy`` pair).
 FORMATS = {".npz": "npz", ".npy": "npy", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
@@ -507,8 +508,12 @@ def _format(path: Path) -> str:
                      f"{', '.join(sorted(FORMATS))} or a directory with X.npy and y.npy")
 
 
-def open_source(data, y=None, *, target: str = "y", labels: bool = True) -> Source:
+def open_source(data, y=None, *, target: str = "y", labels: bool = True, d: int | None = None,
+                n_rows: int | None = None, random_state=None) -> Source:
     """A :class:`Source` for a path, a ``(X, y)`` pair of numpy or dask arrays, or a source itself.
+
+    A model one can call (a callable, a torch module, an ``.onnx`` path, ``"module:function"``)
+    becomes a :class:`FunctionSource` of ``n_rows`` Gaussian rows seeded by ``random_state``.
 
     With ``labels=False`` a file without labels is accepted (for prediction): ``y`` reads as
     zeros and ``source.has_labels`` is False.
@@ -522,6 +527,10 @@ def open_source(data, y=None, *, target: str = "y", labels: bool = True) -> Sour
     """
     if isinstance(data, Source):
         return data
+    from .oracles import is_oracle
+
+    if y is None and is_oracle(data):
+        return FunctionSource(data, d, n_rows, random_state)
     if isinstance(data, str | Path):
         path = Path(data)
         kind = _format(path)
@@ -648,3 +657,6 @@ def write(path, X, y, *, target: str = "y") -> Path:
     with Writer(path, len(X), X.shape[1], target=target) as out:
         out.append(X, y)
     return Path(path)
+
+
+from .function_source import FunctionSource  # noqa: E402  (a model one can call, see its module)

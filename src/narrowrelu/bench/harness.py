@@ -1,6 +1,6 @@
 """The benchmark harness: every method on the same sampled data, exact errors, resumable.
 
-``narrowrelu bench --suite {quick,standard,full,recovery,recovery-large,noisy,safran,throughput} --out DIR`` (or
+``narrowrelu bench --suite {quick,standard,full,recovery,recovery-large,noisy,safran,throughput,queries} --out DIR`` (or
 ``python -m narrowrelu.bench``) writes ``DIR/results.json`` (``meta`` and one record per
 run), ``DIR/results.md`` (tables) and PNG plots. Records already in ``results.json`` are
 skipped, so an interrupted suite continues where it stopped.
@@ -108,6 +108,8 @@ SUITES = {
     "noisy": Suite([Case("random", d, k, n, noise) for d, k, n in ((20, 4, 40_000), (50, 8, 160_000), (100, 5, 100_000))
                     for noise in (0.1, 0.5)], seeds=5, methods=("auto",)),
     "throughput": Suite([], seeds=0, methods=(), extra={"throughput": True}),
+    # identify against learn on queryable networks: its own cases (narrowrelu.bench.queries).
+    "queries": Suite([], seeds=0, methods=(), extra={"queries": True}),
     # CI's smoke test of the harness: one family, one seed, every method, a small Safran check.
     "smoke": Suite([Case("random", 6, 2, 6000)], seeds=1, methods=OURS + BASELINE_NAMES, safran_ks=(6,),
                    safran_runs=20),
@@ -236,6 +238,10 @@ def run(suite: str, out: Path, *, methods: list[str] | None = None, seeds: int |
     spec = SUITES[suite]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if spec.extra.get("queries"):
+        from .queries import run as run_queries
+
+        return run_queries(out, _meta(suite), progress, seeds=seeds)
     file = out / "results.json"
     results = json.loads(file.read_text()) if file.exists() else {"meta": _meta(suite), "records": []}
     done = {_key(r) for r in results["records"]}

@@ -12,7 +12,7 @@ below is :func:`auto` line for line::
                  sum_g M4(g)^2 cross-batch, T2 of r^2)
         if nothing new: stop;  V <- grown
     V <- V + directions of T2 of r above fill_threshold, while dim V < k            fill
-    if dim V = 0: return the linear model (FitWarning)
+    if dim V = 0: return the linear model (learn warns: FitWarning)
     fit: rough <- k neurons inside V (Jennrich / greedy / refine)             fit inside V
          if dim V >= k or no passes: polish
     while passes and best is not exact:
@@ -93,7 +93,7 @@ def auto(data: Data, k: int, rng: np.random.Generator, options: AutoOptions, rep
         state.V = grown
     state.V = _fill(data, state.V, k, low.quadratic_model(span=state.V), options, report)
     if state.V.shape[1] == 0:
-        return record(linear_fallback(data, report), report)
+        return record(linear_fallback(data), report)
     _fit(data, state, k, rng, options, report)
     while state.passes and not (state.best and is_exact(state.best)):
         state.passes -= 1

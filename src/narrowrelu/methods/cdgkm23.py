@@ -55,6 +55,6 @@ def cdgkm23(data: Data, k: int, rng: np.random.Generator, options: CDGKM23Option
         tau = max(options.shrink * tau, options.min_threshold)
         eta, L = options.shrink * eta, min(L + 2, options.max_degree)
     if V.shape[1] == 0:
-        return record(linear_fallback(data, report), report)
+        return record(linear_fallback(data), report)
     rough = fit_in_subspace(data, V, k, rng, options, report)
     return record(finish(data, rough.network, V, rng, options, report), report)

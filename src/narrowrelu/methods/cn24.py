@@ -30,6 +30,6 @@ def cn24(data: Data, k: int, rng: np.random.Generator, options: CN24Options, rep
     G = random_unit_vectors(rng, options.contractions_outside, np.eye(data.d))
     V = grow_subspace(data, V, k, G, options.degrees, low.quadratic_model(), options.threshold, report)
     if V.shape[1] == 0:
-        return record(linear_fallback(data, report), report)
+        return record(linear_fallback(data), report)
     rough = fit_in_subspace(data, V, k, rng, options, report)
     return record(finish(data, rough.network, V, rng, options, report), report)

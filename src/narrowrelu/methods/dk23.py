@@ -39,6 +39,6 @@ def dk23(data: Data, k: int, rng: np.random.Generator, options: DK23Options, rep
             break
         V = grown
     if V.shape[1] == 0:
-        return record(linear_fallback(data, report), report)
+        return record(linear_fallback(data), report)
     rough = fit_in_subspace(data, V, k, rng, options, report)
     return record(finish(data, rough.network, V, rng, options, report), report)

@@ -1,0 +1,207 @@
+"""The ``queries`` suite: :func:`~narrowrelu.identify` against the sample-based ``learn`` on the same oracle.
+
+``narrowrelu bench --suite queries --out DIR`` writes ``DIR/results.json`` (``meta`` and one
+record per run, resumable) and ``DIR/results.md``. Each case is a random network (our
+weights: ``u_i ~ N(0, I)``, ``b_i ~ N(0, 1/4) |u_i|``, ``lambda_i ~ N(0, 1)``) queried as a
+numpy callable that counts its queries, in float64 or float32. ``identify`` is exact or it
+fails; ``learn`` gets fresh Gaussian rows from the same oracle (:class:`~narrowrelu.sources.FunctionSource`),
+``LEARN_ROWS`` rows per d k in growing multiples, until its relative error reaches
+``TARGET`` and then ``EXACT``. Figures per record:
+
+- ``worst_angle``: largest angle (rad) between a true unit's ``(u_i, b_i)`` and its match,
+  up to positive scale;
+- ``worst_parameter``: largest relative error of any parameter (each unit scaled to
+  ``|u_i| = 1``: the entries of ``u_i`` and ``b_i`` relative to the unit's largest, and
+  ``lambda_i``);
+- ``prediction``: largest ``|f_hat - f| / max |f|`` on ``CHECK_ROWS`` fresh Gaussian points;
+- ``queries``, ``seconds`` (wall, on a machine possibly shared: see ``meta``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ..identify import identify
+from ..learn import learn
+from ..metrics import relative_error
+from ..network import ReLUNetwork, angles_between
+from ..sources import FunctionSource
+
+#: Relative error counted as learned, and as exact.
+TARGET, EXACT = 1e-4, 1e-9
+#: Fresh Gaussian points of the prediction check (ours).
+CHECK_ROWS = 10_000
+#: Rows per d k given to ``learn``, doubled until it reaches EXACT or the cap (ours).
+LEARN_ROWS = (50, 200, 800, 3200)
+LEARN_MAX_ROWS = 2_000_000
+
+
+@dataclass(frozen=True)
+class QueryCase:
+    d: int
+    k: int
+    biases: bool = True
+    dtype: str = "float64"
+    seeds: int = 3
+    learn: bool = False
+    tag: str = ""
+
+
+CASES = [QueryCase(10, 5, learn=True, tag="k < d"), QueryCase(10, 10, biases=False, learn=True, tag="k = d"),
+         QueryCase(10, 10, tag="k = d"), QueryCase(10, 30, tag="target: d=10 k=30"),
+         QueryCase(10, 5, dtype="float32", tag="float32"), QueryCase(10, 10, dtype="float32", tag="float32"),
+         QueryCase(10, 30, dtype="float32", tag="float32"), QueryCase(20, 60, tag="k = 3d"),
+         QueryCase(64, 96, seeds=2, tag="target: d=64 k=96"),
+         QueryCase(784, 128, seeds=1, tag="Carlini et al.'s 784-128-1")]
+
+
+def network(case: QueryCase, seed: int) -> ReLUNetwork:
+    """The case's random network (seeded)."""
+    rng = np.random.default_rng([case.d, case.k, seed])
+    U = rng.standard_normal((case.k, case.d))
+    b = 0.5 * rng.standard_normal(case.k) * np.linalg.norm(U, axis=1) if case.biases else None
+    return ReLUNetwork(rng.standard_normal(case.k), U, biases=b)
+
+
+class CountingOracle:
+    """``truth`` as a numpy callable in ``dtype`` that counts its queries."""
+
+    def __init__(self, truth: ReLUNetwork, dtype: str):
+        self.dtype = np.dtype(dtype)
+        self.U, self.w = truth.directions.astype(self.dtype), truth.weights.astype(self.dtype)
+        self.b = (truth.biases if truth.biases is not None else np.zeros(truth.k)).astype(self.dtype)
+        self.queries = 0
+
+    def __call__(self, X):
+        self.queries += len(X)
+        X = np.asarray(X, dtype=self.dtype)
+        return np.maximum(X @ self.U.T + self.b, 0) @ self.w
+
+
+def compare(net: ReLUNetwork, truth: ReLUNetwork, rng) -> dict:
+    """Worst angle, worst relative parameter error and worst relative prediction error."""
+    lift = lambda n: np.hstack([n.directions, (np.zeros(n.k) if n.biases is None else n.biases)[:, None]])  # noqa: E731
+    X = rng.standard_normal((CHECK_ROWS, truth.d))
+    f = truth.predict(X)
+    result = {"prediction": float(np.max(np.abs(net.predict(X) - f)) / np.max(np.abs(f)))}
+    if net.k < truth.k or net.linear is not None:
+        return result | {"worst_angle": float("nan"), "worst_parameter": float("nan")}
+    angles = angles_between(lift(truth), lift(net))
+    match = angles.argmin(axis=1)
+    A, B = lift(truth), lift(net)[match]
+    entries = np.abs(A - B).max(axis=1) / np.abs(A).max(axis=1)
+    weights = np.abs(net.weights[match] - truth.weights) / np.abs(truth.weights)
+    return result | {"worst_angle": float(angles.min(axis=1).max()),
+                     "worst_parameter": float(max(entries.max(), weights.max())),
+                     "distinct_matches": int(len(set(match.tolist())))}
+
+
+def identify_record(case: QueryCase, seed: int) -> dict:
+    truth = network(case, seed)
+    oracle = CountingOracle(truth, case.dtype)
+    start = time.perf_counter()
+    try:
+        net = identify(oracle, d=case.d, random_state=seed)
+    except ValueError as exc:
+        return {"method": "identify", "note": str(exc)[:300], "queries": oracle.queries,
+                "seconds": round(time.perf_counter() - start, 3)}
+    seconds = time.perf_counter() - start
+    stage = net.report.stages[0]
+    return {"method": "identify", "queries": oracle.queries, "seconds": round(seconds, 3),
+            "units": net.k, "lines": stage["lines"], "signs": stage["signs"],
+            "reported_prediction_error": stage["prediction_error"],
+            "queries_to_target": oracle.queries, "queries_to_exact": oracle.queries,
+            **compare(net, truth, np.random.default_rng(seed + 99))}
+
+
+def learn_record(case: QueryCase, seed: int) -> dict:
+    """learn on fresh rows of the same oracle, at growing sizes, until EXACT (or the cap)."""
+    truth = network(case, seed)
+    record = {"method": "learn", "queries_to_target": None, "queries_to_exact": None, "tried": []}
+    start = time.perf_counter()
+    for per_dk in LEARN_ROWS:
+        n = min(per_dk * case.d * case.k, LEARN_MAX_ROWS)
+        oracle = CountingOracle(truth, case.dtype)
+        net = learn(FunctionSource(oracle, case.d, n, random_state=seed), k=case.k, random_state=seed)
+        if truth.biases is None:
+            error = relative_error(net, truth)
+        else:  # learn fits bias-free networks: a Monte Carlo estimate on fresh points
+            X = np.random.default_rng(seed + 7).standard_normal((CHECK_ROWS, case.d))
+            f = truth.predict(X)
+            error = float(np.mean((net.predict(X) - f) ** 2) / np.var(f))
+        record["tried"].append({"n": n, "queries": oracle.queries, "relative_error": float(error)})
+        if error <= TARGET and record["queries_to_target"] is None:
+            record["queries_to_target"] = oracle.queries
+        if error <= EXACT:
+            record["queries_to_exact"] = oracle.queries
+            break
+        if n == LEARN_MAX_ROWS:
+            break
+    record["relative_error"] = record["tried"][-1]["relative_error"]
+    record["error_kind"] = "exact" if truth.biases is None else "monte-carlo (learn fits no hidden biases)"
+    return record | {"seconds": round(time.perf_counter() - start, 3)}
+
+
+def run(out: Path, meta: dict, progress=None, cases=CASES, seeds: int | None = None) -> dict:
+    """Run (or continue) the suite; write ``results.json`` and ``results.md`` under ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    file = out / "results.json"
+    results = json.loads(file.read_text()) if file.exists() else {"meta": meta, "records": []}
+    done = {(r["d"], r["k"], r["biases"], r["dtype"], r["seed"], r["method"]) for r in results["records"]}
+    plan = [(c, s, m) for c in cases for s in range(seeds or c.seeds)
+            for m in ("identify", "learn")[: 1 + c.learn]]
+    with threadpool_limits(1, user_api="blas"):
+        for count, (case, seed, method) in enumerate(plan, 1):
+            key = (case.d, case.k, case.biases, case.dtype, seed, method)
+            if key not in done:
+                record = (identify_record if method == "identify" else learn_record)(case, seed)
+                results["records"].append(asdict(case) | {"seed": seed} | record)
+                temporary = file.with_suffix(".tmp")
+                temporary.write_text(json.dumps(results, indent=1, default=float))
+                temporary.replace(file)
+            if progress:
+                progress(count, len(plan), f"d={case.d} k={case.k} {case.dtype} seed={seed} {method}")
+    results["meta"]["finished"] = time.strftime("%Y-%m-%d %H:%M")
+    file.write_text(json.dumps(results, indent=1, default=float))
+    write_markdown(results, out / "results.md")
+    return results
+
+
+def _fmt(value, spec=".1e") -> str:
+    return "–" if value is None or (isinstance(value, float) and not np.isfinite(value)) else format(value, spec)
+
+
+def write_markdown(results: dict, path: Path) -> None:
+    meta = results["meta"]
+    lines = [f"# narrowrelu benchmark: suite `{meta['suite']}`", "",
+             f"commit {meta.get('commit')}, {meta.get('date')}, {meta.get('cores')} cores ({meta.get('machine')}), "
+             f"python {meta.get('python')}", "",
+             "## identify (one row per run)", "",
+             "| case | d | k | biases | oracle | seed | units | queries | lines | seconds | worst angle (rad) "
+             "| worst param. rel. | prediction rel. | signs | note |", "|---" * 15 + "|"]
+    for r in results["records"]:
+        if r["method"] != "identify":
+            continue
+        lines.append(f"| {r['tag']} | {r['d']} | {r['k']} | {'yes' if r['biases'] else 'no'} | {r['dtype']} | "
+                     f"{r['seed']} | {r.get('units', '–')} | {r['queries']:,} | {r.get('lines', '–')} | "
+                     f"{r['seconds']:.2f} | {_fmt(r.get('worst_angle'))} | {_fmt(r.get('worst_parameter'))} | "
+                     f"{_fmt(r.get('prediction'))} | {r.get('signs', '–')} | {r.get('note', '')[:80]} |")
+    lines += ["", "## queries needed: identify against learn on the same oracle", "",
+              "| d | k | biases | seed | identify: to 1e-4 = to exact | learn: to 1e-4 | learn: to exact (1e-9) "
+              "| learn's last relative error | learn seconds |", "|---" * 9 + "|"]
+    by_key = {(r["d"], r["k"], r["biases"], r["dtype"], r["seed"], r["method"]): r for r in results["records"]}
+    for (d, k, biases, dtype, seed, method), r in by_key.items():
+        if method != "learn":
+            continue
+        ident = by_key.get((d, k, biases, dtype, seed, "identify"), {})
+        lines.append(f"| {d} | {k} | {'yes' if biases else 'no'} | {seed} | "
+                     f"{_fmt(ident.get('queries_to_exact'), ',')} | "
+                     f"{_fmt(r['queries_to_target'], ',')} | {_fmt(r['queries_to_exact'], ',')} | "
+                     f"{r['relative_error']:.1e} ({r['error_kind'].split(' ')[0]}) | {r['seconds']:.1f} |")
+    path.write_text("\n".join(lines) + "\n")

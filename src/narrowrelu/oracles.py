@@ -1,0 +1,194 @@
+"""Oracles: a model one can call, as a batched float64 numpy function with a picklable spec.
+
+:func:`as_oracle` accepts
+
+==============================  ==============================================================
+a numpy callable                ``f(X) -> y`` on arrays (m, d); ``d`` must be given; float32
+                                when its answer to a first query is float32
+``"module:function"``           an importable numpy callable, e.g. ``"mypkg.teacher:forward"``
+a ``torch.nn.Module``           evaluated without gradients in its parameters' dtype and device;
+                                ``d`` from its first weight matrix
+an ONNX file (``*.onnx``)       run with onnxruntime; ``d`` and the dtype from its input
+==============================  ==============================================================
+
+An :class:`Oracle` rounds the query points to the model's input dtype, calls it in batches of
+at most ``batch_rows`` rows, checks the answer (shape (m,) or (m, 1), finite) and counts the
+queries. It pickles as its spec (the path, the ``"module:function"`` name, the module or the
+callable itself), so a Dask worker rebuilds it where it runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["Oracle", "as_oracle", "is_oracle"]
+
+#: Rows per call to the model (ours).
+BATCH_ROWS = 65536
+_NAME = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+def is_oracle(f) -> bool:
+    """True for what :func:`as_oracle` takes: a callable, an ``.onnx`` path or a ``"module:function"`` name."""
+    if isinstance(f, str | Path):
+        return Path(f).suffix.lower() == ".onnx" or (isinstance(f, str) and bool(_NAME.match(f)))
+    return callable(f)
+
+
+class Oracle:
+    """A model as a function ``(m, d) float64 -> (m,) float64``.
+
+    Attributes
+    ----------
+    d : int
+        Input dimension.
+    dtype : numpy dtype
+        The model's input dtype (float64 or float32): queries are rounded to it.
+    spec : object
+        What the oracle was built from (picklable where the model is).
+    name : str
+    queries : int
+        Rows evaluated so far (in this process).
+    """
+
+    def __init__(self, call, d: int, dtype, spec, name: str, batch_rows: int = BATCH_ROWS):
+        self._call, self.d, self.dtype, self.spec, self.name = call, int(d), np.dtype(dtype), spec, name
+        self.batch_rows, self.queries = batch_rows, 0
+
+    def __call__(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.d:
+            raise ValueError(f"{self.name}: queries must have shape (m, {self.d}), got {X.shape}")
+        parts = []
+        for start in range(0, len(X), self.batch_rows):
+            block = np.ascontiguousarray(X[start:start + self.batch_rows], dtype=self.dtype)
+            parts.append(self._answer(self._call(block), len(block)))
+        self.queries += len(X)
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def _answer(self, y, m: int) -> np.ndarray:
+        if hasattr(y, "detach"):  # a torch tensor
+            y = y.detach().cpu().numpy()
+        y = np.asarray(y, dtype=np.float64)
+        if y.shape not in ((m,), (m, 1)):
+            raise ValueError(f"{self.name}: answered shape {y.shape} for {m} queries; a model with one output "
+                             f"returns shape ({m},) or ({m}, 1)")
+        y = y.reshape(m)
+        if not np.all(np.isfinite(y)):
+            raise ValueError(f"{self.name}: answered a non-finite value (nan or inf) at a query")
+        return y
+
+    def __reduce__(self):
+        return (as_oracle, (self.spec, self.d, self.batch_rows))
+
+    def __repr__(self) -> str:
+        return f"Oracle({self.name!r}, d={self.d}, dtype={self.dtype})"
+
+
+def as_oracle(f, d: int | None = None, batch_rows: int = BATCH_ROWS) -> Oracle:
+    """An :class:`Oracle` for a numpy callable, ``"module:function"``, a torch module or an ONNX path.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> oracle = as_oracle(lambda X: X.sum(axis=1), d=3)
+    >>> oracle(np.ones((2, 3))).tolist(), oracle.queries  # one first query tells the answer's dtype
+    ([3.0, 3.0], 3)
+    """
+    if isinstance(f, Oracle):
+        return f
+    if isinstance(f, str | Path) and Path(f).suffix.lower() == ".onnx":
+        return _onnx(Path(f), d, batch_rows)
+    if isinstance(f, str):
+        if not _NAME.match(f):
+            raise ValueError(f"{f!r} is neither an .onnx file nor an importable 'module:function' name")
+        module, _, attr = f.partition(":")
+        try:
+            target = importlib.import_module(module)
+            for part in attr.split("."):
+                target = getattr(target, part)
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"cannot import {f!r} ({exc}); give an importable 'module:function'") from None
+        oracle = as_oracle(target, d, batch_rows)
+        oracle.spec, oracle.name = f, f
+        return oracle
+    if type(f).__module__.startswith("torch") or _is_torch_module(f):
+        return _torch(f, d, batch_rows)
+    if not callable(f):
+        raise ValueError(f"expected a callable, a torch module, an .onnx path or 'module:function', "
+                         f"got {type(f).__name__}")
+    if d is None:
+        raise ValueError("d is required for a Python callable: the number of input features")
+    name = getattr(f, "__qualname__", type(f).__name__)
+    module = getattr(f, "__module__", None)
+    spec = f"{module}:{name}" if module and module != "__main__" and "<" not in name else f
+    oracle = Oracle(f, _check_d(d), np.float64, spec, name, batch_rows)
+    if getattr(f(np.zeros((1, oracle.d))), "dtype", None) == np.float32:  # a float32 model: its precision
+        oracle.dtype = np.dtype(np.float32)
+    oracle.queries = 1
+    return oracle
+
+
+def _check_d(d) -> int:
+    from ._validation import check_positive_int
+
+    return check_positive_int(d, "d")
+
+
+def _is_torch_module(f) -> bool:
+    torch = sys.modules.get("torch")  # a torch module exists only once torch is imported
+    return torch is not None and isinstance(f, torch.nn.Module)
+
+
+def _torch(module, d, batch_rows: int) -> Oracle:
+    import torch
+
+    if not isinstance(module, torch.nn.Module):
+        raise ValueError(f"expected a torch.nn.Module, got {type(module).__name__}")
+    params = list(module.parameters())
+    first = next((p for p in params if p.ndim == 2), None)
+    if d is None:
+        if first is None:
+            raise ValueError("cannot infer d from a torch module without weight matrices: give d")
+        d = first.shape[1]
+    dtype = params[0].dtype if params else torch.float64
+    device = params[0].device if params else torch.device("cpu")
+    numpy_dtype = {torch.float64: np.float64, torch.float32: np.float32}.get(dtype, np.float32)
+
+    def call(X):
+        with torch.no_grad():
+            return module(torch.from_numpy(X).to(device=device, dtype=dtype))
+
+    return Oracle(call, _check_d(d), numpy_dtype, module, type(module).__name__, batch_rows)
+
+
+def _onnx(path: Path, d, batch_rows: int) -> Oracle:
+    if not path.is_file():
+        raise ValueError(f"{path}: no such ONNX file")
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ImportError('querying an ONNX model needs onnxruntime: pip install "narrowrelu[onnx]"') from None
+    try:
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise ValueError(f"{path}: not a loadable ONNX model ({exc})") from None
+    inputs = session.get_inputs()
+    if len(inputs) != 1 or len(inputs[0].shape) != 2:
+        raise ValueError(f"{path}: expected one input of shape (n, d), got "
+                         f"{[(i.name, i.shape) for i in inputs]}")
+    width = inputs[0].shape[1]
+    if d is None:
+        if not isinstance(width, int):
+            raise ValueError(f"{path}: the input's width is symbolic ({width}); give d")
+        d = width
+    dtype = {"tensor(double)": np.float64, "tensor(float)": np.float32}.get(inputs[0].type)
+    if dtype is None:
+        raise ValueError(f"{path}: input type {inputs[0].type} is not float or double")
+    name = inputs[0].name
+    return Oracle(lambda X: session.run(None, {name: X})[0], _check_d(d), dtype, str(path), str(path), batch_rows)

@@ -1,0 +1,74 @@
+"""FunctionSource: a model one can call as a data source, the same rows in any chunks and on every engine."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from narrowrelu import ReLUNetwork, learn, relative_error
+from narrowrelu.engines import Engine
+from narrowrelu.moments import MomentSpec
+from narrowrelu.oracles import as_oracle
+from narrowrelu.sources import ArraySource, FunctionSource, open_source
+
+
+@pytest.fixture
+def truth():
+    rng = np.random.default_rng(3)
+    return ReLUNetwork(rng.standard_normal(3), rng.standard_normal((3, 5)))
+
+
+def test_rows_do_not_depend_on_the_chunks(truth):
+    source = FunctionSource(truth.predict, d=5, n_rows=1000, random_state=7, batch_rows=64)
+    X, y = source.read(0, 1000)
+    parts = [source.read(a, min(a + 137, 1000)) for a in range(0, 1000, 137)]
+    np.testing.assert_array_equal(X, np.concatenate([p[0] for p in parts]))
+    np.testing.assert_array_equal(y, truth.predict(X))
+    assert abs(X.mean()) < 5 / np.sqrt(X.size) and abs(X.var() - 1) < 5 * np.sqrt(2 / X.size)
+    other = FunctionSource(truth.predict, d=5, n_rows=1000, random_state=8, batch_rows=64)
+    assert not np.array_equal(other.read(0, 10)[0], X[:10])
+
+
+def test_open_source_and_pickling(truth):
+    source = open_source(truth.predict, d=5, n_rows=10, random_state=0)
+    assert isinstance(source, FunctionSource) and source.n_features == 5
+    with pytest.raises(ValueError, match="n_rows is required"):
+        open_source(truth.predict, d=5)
+    with pytest.raises(ValueError, match="d is required"):
+        open_source(truth.predict, n_rows=10)
+
+
+def _moments(source, engine):
+    spec = MomentSpec(d=5, batch_rows=250)
+    with Engine(engine, chunk_rows=700, workers=1) as runner:
+        state, _ = runner.run(source, spec)
+    return state
+
+
+@pytest.mark.parametrize("engine", ["numpy", "torch", "dask"])
+def test_every_engine_gives_the_moments_of_the_equivalent_arrays(truth, tmp_path, engine):
+    if engine == "torch":
+        pytest.importorskip("torch")
+    if engine == "dask":
+        pytest.importorskip("distributed")
+    path = truth.to_onnx(tmp_path / "teacher.onnx")  # a path: the spec a Dask worker rebuilds the oracle from
+    source = FunctionSource(str(path), n_rows=3000, random_state=1, batch_rows=500)
+    arrays = ArraySource(*source.read(0, 3000))
+    expected, got = _moments(arrays, "numpy"), _moments(source, engine)
+    for name, a in vars(expected).items():
+        np.testing.assert_allclose(np.asarray(getattr(got, name)), a, rtol=1e-10, atol=1e-9, err_msg=name)
+
+
+def test_learn_from_a_callable_counts_its_queries(truth):
+    net = learn(truth.predict, d=5, k=3, n=20_000, random_state=0)
+    assert relative_error(net, truth) < 1e-4
+    assert net.report.options["queries"] == net.report.passes * 20_000
+
+
+def test_oracle_pickles_as_its_spec(tmp_path, truth):
+    path = truth.to_onnx(tmp_path / "m.onnx")
+    oracle = pickle.loads(pickle.dumps(as_oracle(str(path))))
+    X = np.random.default_rng(0).standard_normal((4, 5))
+    np.testing.assert_allclose(oracle(X), truth.predict(X), rtol=1e-12)
+    named = as_oracle("numpy:sum", d=2)
+    assert pickle.loads(pickle.dumps(named)).spec == "numpy:sum"

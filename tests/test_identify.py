@@ -1,0 +1,152 @@
+"""identify: exact identification of one-hidden-layer ReLU networks from queries, and honest refusals."""
+
+import numpy as np
+import pytest
+
+from narrowrelu import ReLUNetwork, identify
+from narrowrelu.exceptions import FitWarning
+from narrowrelu.network import angles_between
+
+
+def _network(d, k, seed, biases=True, scale=0.5):
+    rng = np.random.default_rng(seed)
+    U = rng.standard_normal((k, d))
+    b = scale * rng.standard_normal(k) * np.linalg.norm(U, axis=1) if biases else None
+    return ReLUNetwork(rng.standard_normal(k), U, biases=b)
+
+
+def _worst(net, truth):
+    """Worst angle between matched (u_i, b_i) up to positive scale, and worst relative weight error."""
+    lift = lambda n: np.hstack([n.directions, (n.biases if n.biases is not None else np.zeros(n.k))[:, None]])  # noqa: E731
+    angles = angles_between(lift(truth), lift(net))
+    match = angles.argmin(axis=1)
+    assert len(set(match)) == truth.k
+    return angles.min(axis=1).max(), np.max(np.abs(net.weights[match] - truth.weights) / np.abs(truth.weights))
+
+
+@pytest.mark.parametrize("d, k, biases", [(8, 3, True), (6, 6, False), (6, 6, True), (5, 12, True), (4, 10, False)])
+def test_exact_identification(d, k, biases):
+    truth = _network(d, k, seed=d * k, biases=biases)
+    queries = []
+
+    def forward(X):
+        queries.append(len(X))
+        return truth.predict(X)
+
+    net = identify(forward, d=d, random_state=1)
+    angle, weight = _worst(net, truth)
+    assert net.k == k and net.linear is None
+    assert angle < 1e-9 and weight < 1e-9
+    X = np.random.default_rng(5).standard_normal((500, d))
+    np.testing.assert_allclose(net.predict(X), truth.predict(X), rtol=1e-9, atol=1e-9)
+    stage = net.report.stages[0]
+    assert stage["queries"] == sum(queries) == net.report.n_samples
+    assert stage["units"] == k and stage["lines"] >= 8 and stage["prediction_error"] < 1e-9
+
+
+def test_dead_and_always_active_units_are_reported():
+    rng = np.random.default_rng(0)
+    U = rng.standard_normal((4, 5))
+    U /= np.linalg.norm(U, axis=1, keepdims=True)
+    truth = ReLUNetwork([1.0, -1.5, 2.0, 0.7], U, biases=[0.2, -0.4, -8.0, 8.0])  # unit 2 dead, unit 3 always on
+    net = identify(truth.predict, d=5, random_state=0)
+    stage = net.report.stages[0]
+    assert net.k == 4 and net.linear is None
+    assert [net.biases[i] for i in stage["dead"]] == pytest.approx([-8.0])
+    assert [net.biases[i] for i in stage["always_active"]] == pytest.approx([8.0])
+    assert _worst(net, truth)[0] < 1e-8
+
+
+def test_a_linear_term_is_kept_when_signs_cannot_be_resolved():
+    truth = _network(5, 3, seed=2)
+    truth.linear = np.array([0.3, -0.2, 0.1, 0.0, 0.5])
+    with pytest.warns(FitWarning, match="signs are not resolved"):
+        net = identify(truth.predict, d=5, random_state=0)
+    assert net.linear is not None and net.k == 3
+    X = np.random.default_rng(1).standard_normal((200, 5))
+    np.testing.assert_allclose(net.predict(X), truth.predict(X), rtol=1e-9, atol=1e-9)
+
+
+def test_float32_oracle_reaches_1e_5_and_says_so():
+    truth = _network(6, 8, seed=4)
+    U, b, w = (np.asarray(a, np.float32) for a in (truth.directions, truth.biases, truth.weights))
+    net = identify(lambda X: np.maximum(X.astype(np.float32) @ U.T + b, 0) @ w, d=6, random_state=0)
+    angle, weight = _worst(net, truth)
+    assert angle < 1e-5 and weight < 1e-5
+    stage = net.report.stages[0]
+    assert stage["dtype"] == "float32" and 1e-9 < stage["prediction_error"] < 1e-4
+
+
+def test_torch_module_and_onnx_file(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime")
+    truth = _network(5, 7, seed=6)
+    for model in (truth.to_torch(), str(truth.to_onnx(tmp_path / "m.onnx"))):
+        net = identify(model, random_state=0)  # d from the model
+        assert net.d == 5 and _worst(net, truth)[0] < 1e-9
+    net = identify(str(truth.to_onnx(tmp_path / "m32.onnx", dtype=np.float32)), random_state=0)
+    assert net.report.stages[0]["dtype"] == "float32" and _worst(net, truth)[0] < 1e-4
+
+
+def test_deeper_other_activation_and_noisy_models_are_refused():
+    rng = np.random.default_rng(0)
+    W1, W2, w3 = rng.standard_normal((8, 6)), rng.standard_normal((5, 8)), rng.standard_normal(5)
+    deep = lambda X: np.maximum(np.maximum(X @ W1.T + 0.1, 0) @ W2.T - 0.2, 0) @ w3  # noqa: E731
+    with pytest.raises(ValueError, match="consistent hyperplanes|residual"):
+        identify(deep, d=6, random_state=0)
+    with pytest.raises(ValueError, match="not piecewise linear"):
+        identify(lambda X: np.tanh(X @ W1.T) @ W2[0], d=6, random_state=0)
+    noisy = lambda X: np.maximum(X @ W1.T, 0) @ W2[0] + 1e-6 * rng.standard_normal(len(X))  # noqa: E731
+    with pytest.raises(ValueError, match="not deterministic"):
+        identify(noisy, d=6, random_state=0)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="d is required"):
+        identify(lambda X: X.sum(axis=1))
+    with pytest.raises(ValueError, match="tol must be"):
+        identify(lambda X: X.sum(axis=1), d=2, tol=-1.0)
+    with pytest.raises(ValueError, match="module:function"):
+        identify("not a model", d=2)
+
+
+def test_linear_model_and_saved_report(tmp_path):
+    with pytest.warns(FitWarning, match="linear term"):
+        net = identify(lambda X: X @ np.arange(3.0) + 1.0, d=3, random_state=0)
+    assert net.k == 0 and net.linear is not None
+    np.testing.assert_allclose(net.linear, [0, 1, 2], atol=1e-12)
+    truth = _network(4, 3, seed=1)
+    net = identify(truth.predict, d=4, random_state=0)
+    net.save(tmp_path / "m.json")
+    again = ReLUNetwork.load(tmp_path / "m.json")
+    assert again.report.stages[0]["units"] == 3 and "identify" in str(net.report)
+
+
+def test_command_line_identify_and_fit_on_a_model_file(tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    from narrowrelu.cli import main
+
+    truth = _network(4, 3, seed=9)
+    onnx = str(truth.to_onnx(tmp_path / "teacher.onnx"))
+    assert main(["identify", onnx, "--seed", "0", "-o", str(tmp_path / "id.json")]) == 0
+    assert "narrowrelu identify: 3 units" in capsys.readouterr().out
+    assert _worst(ReLUNetwork.load(tmp_path / "id.json"), truth)[0] < 1e-9
+    truth = _network(4, 2, seed=3, biases=False)
+    onnx = str(truth.to_onnx(tmp_path / "plain.onnx"))
+    assert main(["fit", onnx, "--n", "20000", "--k", "2", "--seed", "0", "-o", str(tmp_path / "fit.json")]) == 0
+    assert ReLUNetwork.load(tmp_path / "fit.json").report.options["queries"] >= 20000
+    assert main(["identify", "no_such_module:f", "--d", "2", "-o", str(tmp_path / "x.json")]) == 2
+    assert "cannot import" in capsys.readouterr().err
+
+
+def test_queries_bench_records_and_tables(tmp_path):
+    from narrowrelu.bench.queries import QueryCase, run
+
+    cases = [QueryCase(4, 3, learn=True, seeds=1, tag="tiny"), QueryCase(4, 2, biases=False, learn=True, seeds=1)]
+    results = run(tmp_path, {"suite": "queries"}, cases=cases)
+    by = {(r["k"], r["method"]): r for r in results["records"]}
+    assert by[3, "identify"]["worst_angle"] < 1e-9 and by[3, "identify"]["queries_to_exact"] > 0
+    assert by[2, "learn"]["queries_to_target"] is not None and by[2, "learn"]["error_kind"] == "exact"
+    assert "identify against learn" in (tmp_path / "results.md").read_text()
+    again = run(tmp_path, {"suite": "queries"}, cases=cases)  # resumed: nothing is run twice
+    assert len(again["records"]) == 4
