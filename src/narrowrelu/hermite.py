@@ -158,7 +158,7 @@ def network_moment(weights, directions, biases, n: int) -> np.ndarray:
     w, U, beta = _units(weights, directions, biases)
     out = w * biased_relu_coefficient(n, beta)
     letters = "abcdefghijklmnopqrstuvwxyz"[:n]
-    return np.einsum("i," + ",".join(f"i{c}" for c in letters) + "->" + letters, out, *([U] * n))
+    return np.einsum(",".join(["i"] + [f"i{c}" for c in letters]) + "->" + letters, out, *([U] * n))
 
 
 def network_contraction(weights, directions, biases, n: int, g) -> np.ndarray:

@@ -157,7 +157,7 @@ FAMILIES: dict[str, Callable[..., tuple[ReLUNetwork, Ties]]] = {
 
 def make(family: str, d: int, k: int, random_state: RandomState = None, *, biases: float = 0.0,
          **params) -> ReLUNetwork:
-    """Plant a network from the zoo.
+    r"""Plant a network from the zoo.
 
     Parameters
     ----------
@@ -205,7 +205,8 @@ def make(family: str, d: int, k: int, random_state: RandomState = None, *, biase
         return net
     index, sign = (np.arange(k), np.ones(k)) if ties is None else ties
     draws = biases * rng.standard_normal(k)
-    return ReLUNetwork(net.weights, net.directions, biases=np.asarray(sign) * draws[np.asarray(index)])
+    net.biases = np.asarray(sign) * draws[np.asarray(index)]  # set, not rebuilt: the rows are unit already
+    return net
 
 
 def sample(
