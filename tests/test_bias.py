@@ -84,7 +84,8 @@ def _hermite_tensor(X, n):
 def test_network_moment_monte_carlo(n, rng):
     """T_n = sum_i lambda_i |u_i| c_n(b_i/|u_i|) u_i^(x)n, entrywise within Z standard errors (no linear part)."""
     d, N = 3, 300_000
-    w, U, b = np.array([1.0, -1.5, 0.7]), rng.standard_normal((3, d)) * [[1.0], [2.0], [0.5]], np.array([0.4, -1.0, 1.5])
+    w, b = np.array([1.0, -1.5, 0.7]), np.array([0.4, -1.0, 1.5])
+    U = rng.standard_normal((3, d)) * [[1.0], [2.0], [0.5]]  # rows of several norms
     X = rng.standard_normal((N, d))
     y = np.maximum(X @ U.T + b, 0) @ w
     terms = y.reshape((N,) + (1,) * n) * _hermite_tensor(X, n)

@@ -17,7 +17,8 @@ With hidden biases :math:`p, q` the same holds with (:func:`relu_pair_moment`; :
 
    E[\mathrm{relu}(\langle u,x\rangle + p)\,\mathrm{relu}(\langle v,x\rangle + q)]
        &= (\rho + pq)\,\Phi_2(p, q; \rho) + q\,\varphi(p)\,\Phi\big(\tfrac{q - \rho p}{s}\big)
-          + p\,\varphi(q)\,\Phi\big(\tfrac{p - \rho q}{s}\big) + s\,\varphi(p)\,\varphi\big(\tfrac{q - \rho p}{s}\big),\\
+          + p\,\varphi(q)\,\Phi\big(\tfrac{p - \rho q}{s}\big)
+          + s\,\varphi(p)\,\varphi\big(\tfrac{q - \rho p}{s}\big),\\
    E[\mathrm{relu}(\langle u,x\rangle + p)\langle c,x\rangle] &= \Phi(p)\,\langle u, c\rangle,\qquad
    E[\mathrm{relu}(\langle u,x\rangle + p)] = p\,\Phi(p) + \varphi(p),
 
@@ -101,7 +102,7 @@ def _bivariate_cdf(h, k, theta):
 
 
 def relu_pair_moment(theta, p, q) -> np.ndarray:
-    r""":math:`E[\mathrm{relu}(\langle u,x\rangle + p)\,\mathrm{relu}(\langle v,x\rangle + q)]` for unit u, v at angle θ.
+    r""":math:`E[\mathrm{relu}(\langle u,x\rangle + p)\,\mathrm{relu}(\langle v,x\rangle + q)]`, unit u, v at angle θ.
 
     The closed form of the module docstring, elementwise over broadcast ``theta``, ``p``, ``q``;
     exact for parallel (θ = 0) and antiparallel (θ = π) units too. At ``p = q = 0`` it is
@@ -130,7 +131,8 @@ def _scaled(A, p):
 
 
 def relu_linear_moment(A, p, C) -> np.ndarray:
-    r""":math:`E[\mathrm{relu}(\langle a_i, x\rangle + p_i)\langle c_j, x\rangle] = \Phi(p_i / |a_i|)\langle a_i, c_j\rangle`.
+    r""":math:`E[\mathrm{relu}(\langle a_i, x\rangle + p_i)\langle c_j, x\rangle]
+    = \Phi(p_i / |a_i|)\langle a_i, c_j\rangle`.
 
     ``A`` (k, d) rows of any norm (zero rows give 0), ``p`` (k,), ``C`` (m, d); returns (k, m).
     """

@@ -167,7 +167,7 @@ class ReLUNetwork:
         return out
 
     def augmented(self) -> tuple[np.ndarray, np.ndarray]:
-        r"""Each neuron as :math:`w'\,\mathrm{relu}(\langle a, (x, 1)\rangle)` with a unit :math:`a \in \mathbb R^{d+1}`.
+        r"""Each neuron as :math:`w'\,\mathrm{relu}(\langle a, (x, 1)\rangle)`, a unit :math:`a \in \mathbb R^{d+1}`.
 
         Returns the weights :math:`w' = w\sqrt{1 + \beta^2}` (k,) and the unit rows
         :math:`a = (u, \beta)/\sqrt{1 + \beta^2}` (k, d + 1): the scale-free form in which two

@@ -13,11 +13,15 @@ class TrainingReport(Report):
     """A :class:`~narrowrelu.report.Report` whose training record also reads as a dict.
 
     ``report["epochs"]`` is ``report.stages[-1]["epochs"]`` (and ``report["method"]`` is
-    ``report.method``), the keys of the plain dicts the baselines used to return.
+    ``report.method``), and ``report.get(key)`` is None for a key the record lacks: the reading of
+    the plain dicts the baselines used to return.
     """
 
     def __getitem__(self, key: str):
         return self.method if key == "method" else self.stages[-1][key]
+
+    def get(self, key: str, default=None):
+        return self.method if key == "method" else self.stages[-1].get(key, default)
 
 
 def training_report(method: str, n_train: int, y_validation: np.ndarray, d: int, k: int, seconds: float,
