@@ -157,3 +157,33 @@ def test_degree_2_moment_equals_statsmodels_principal_hessian_directions():
     top = np.real(phd.params[:, :3])
     Q = np.linalg.eigh(T2)[1][:, np.argsort(-np.abs(ours))[:3]]
     np.testing.assert_allclose(top @ np.linalg.pinv(top), Q @ Q.T, atol=1e-8)
+
+
+def test_population_loss_and_gradient_with_biases_are_exact():
+    from narrowrelu.baselines import population_loss
+    from narrowrelu.baselines.population_gd import population_gradient
+
+    rng = np.random.default_rng(1)
+    V, W = np.hstack([np.eye(4), rng.standard_normal((4, 1))]), rng.standard_normal((3, 5))  # rows (w, p)
+    student = ReLUNetwork(np.ones(3), W[:, :4], biases=W[:, 4])
+    half_mse = 0.5 * population_mse(student, ReLUNetwork(np.ones(4), V[:, :4], biases=V[:, 4]))
+    assert population_loss(W, V, biases=True) == pytest.approx(half_mse, rel=1e-12)
+    grad, eps = population_gradient(W, V, biases=True), 1e-6
+    for i, j in np.ndindex(W.shape):
+        E = np.zeros_like(W)
+        E[i, j] = eps
+        central = (population_loss(W + E, V, biases=True) - population_loss(W - E, V, biases=True)) / (2 * eps)
+        assert central == pytest.approx(grad[i, j], abs=1e-8)
+    # Zero biases: the bias-free loss and gradient.
+    W0, V0 = np.hstack([W[:, :4], np.zeros((3, 1))]), np.hstack([np.eye(4), np.zeros((4, 1))])
+    free = population_gradient(W[:, :4], np.eye(4))
+    np.testing.assert_allclose(population_gradient(W0, V0, biases=True)[:, :4], free, atol=1e-14)
+    assert population_loss(W0, V0, biases=True) == pytest.approx(population_loss(W[:, :4], np.eye(4)), abs=1e-14)
+
+
+def test_population_gradient_descent_with_biases_recovers_a_small_biased_target():
+    from narrowrelu.baselines import population_gradient_descent
+
+    V = np.array([[1.0, 0.0, 0.0, 0.5], [0.0, 1.0, 0.0, -0.3]])  # two neurons of R^3 with biases 0.5, -0.3
+    result = population_gradient_descent(V, runs=5, max_iter=4000, biases=True, random_state=0)
+    assert result["converged"].all() and result["loss"].max() < 1e-12 and result["d"] == 3

@@ -49,6 +49,7 @@ __all__ = [
     "variance",
     "relu_kernel",
     "relu_pair_moment",
+    "relu_pair_derivatives",
     "relu_gram",
     "relu_mean",
     "relu_linear_moment",
@@ -101,6 +102,20 @@ def _bivariate_cdf(h, k, theta):
     return np.clip(np.where(s > 0, general, parallel), 0.0, 1.0)
 
 
+def _pair_parts(theta, p, q):
+    r"""The pieces of the biased pair moment, broadcast, with their limits at s = 0.
+
+    :math:`\rho, p, q, \Phi_2, \Phi(\frac{q-\rho p}{s}), \Phi(\frac{p-\rho q}{s})` and
+    :math:`s\varphi(p)\varphi(\frac{q-\rho p}{s})`.
+    """
+    theta, p, q = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in (theta, p, q)))
+    rho, s = np.cos(theta), np.sin(theta)
+    one_minus_rho = 2.0 * np.sin(0.5 * theta) ** 2
+    qx, px = (q - p) + p * one_minus_rho, (p - q) + q * one_minus_rho  # q - rho p and p - rho q
+    tail = np.where(s > 0, s * _pdf(p) * _pdf(np.where(s > 0, _ratio(qx, s), 0.0)), 0.0)
+    return rho, p, q, _bivariate_cdf(p, q, theta), _cdf_of_ratio(qx, s), _cdf_of_ratio(px, s), tail
+
+
 def relu_pair_moment(theta, p, q) -> np.ndarray:
     r""":math:`E[\mathrm{relu}(\langle u,x\rangle + p)\,\mathrm{relu}(\langle v,x\rangle + q)]`, unit u, v at angle θ.
 
@@ -108,13 +123,22 @@ def relu_pair_moment(theta, p, q) -> np.ndarray:
     exact for parallel (θ = 0) and antiparallel (θ = π) units too. At ``p = q = 0`` it is
     :func:`relu_kernel`.
     """
-    theta, p, q = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in (theta, p, q)))
-    rho, s = np.cos(theta), np.sin(theta)
-    one_minus_rho = 2.0 * np.sin(0.5 * theta) ** 2
-    qx, px = (q - p) + p * one_minus_rho, (p - q) + q * one_minus_rho  # q - rho p and p - rho q
-    tail = np.where(s > 0, s * _pdf(p) * _pdf(np.where(s > 0, _ratio(qx, s), 0.0)), 0.0)
-    return ((rho + p * q) * _bivariate_cdf(p, q, theta) + q * _pdf(p) * _cdf_of_ratio(qx, s)
-            + p * _pdf(q) * _cdf_of_ratio(px, s) + tail)
+    rho, p, q, cdf2, cdf_x, cdf_y, tail = _pair_parts(theta, p, q)
+    return (rho + p * q) * cdf2 + q * _pdf(p) * cdf_x + p * _pdf(q) * cdf_y + tail
+
+
+def relu_pair_derivatives(theta, p, q) -> tuple[np.ndarray, np.ndarray]:
+    r"""The partial derivatives of :func:`relu_pair_moment` :math:`K(\rho, p, q)` in p and in :math:`\rho = \cos\theta`.
+
+    .. math:: \partial_p K = E[1\{X > -p\}\,\mathrm{relu}(Y + q)]
+              = \varphi(q)\,\Phi\big(\tfrac{p - \rho q}{s}\big) + \rho\,\varphi(p)\,\Phi\big(\tfrac{q - \rho p}{s}\big)
+                + q\,\Phi_2(p, q; \rho),\qquad
+              \partial_\rho K = E[1\{X > -p\}1\{Y > -q\}] = \Phi_2(p, q; \rho)
+
+    (the second by Price's theorem); elementwise over broadcast arguments.
+    """
+    rho, p, q, cdf2, cdf_x, cdf_y, _ = _pair_parts(theta, p, q)
+    return _pdf(q) * cdf_y + rho * _pdf(p) * cdf_x + q * cdf2, cdf2
 
 
 def relu_mean(beta) -> np.ndarray:
