@@ -9,6 +9,7 @@ NETWORKS = {
     "pure": planted.make("random", 5, 3, random_state=0),
     "linear term": ReLUNetwork([1.0, -2.0], np.eye(2, 5), linear=np.arange(5.0), intercept=0.3),
     "no neurons": ReLUNetwork(np.zeros(0), np.zeros((0, 5)), linear=np.ones(5), intercept=-1.0),
+    "hidden biases": planted.make("cluster", 5, 4, random_state=0, biases=1.0),
 }
 
 

@@ -7,6 +7,13 @@ The whole library rests on three facts (docs/maths.md §2):
 * :math:`c_n := E[\mathrm{relu}(z)\,\mathrm{He}_n(z)]` is :math:`1/\sqrt{2\pi}, 1/2` for
   :math:`n = 0, 1`, zero for odd :math:`n \ge 3`, and :math:`\mathrm{He}_{n-2}(0)/\sqrt{2\pi}`
   for even :math:`n \ge 2`;
+* with a hidden bias, :math:`c_n(b) := E[\mathrm{relu}(z + b)\,\mathrm{He}_n(z)]` is
+  :math:`b\Phi(b) + \varphi(b)`, :math:`\Phi(b)` and :math:`(-1)^n \varphi(b)\,\mathrm{He}_{n-2}(b)` for
+  :math:`n = 0`, :math:`1` and :math:`n \ge 2` (Gaussian integration by parts,
+  :math:`E[g\,\mathrm{He}_n] = E[g^{(n)}]`, with :math:`\mathrm{relu}'' = \delta`), which is :math:`c_n` at
+  :math:`b = 0`; so a network :math:`\sum_i \lambda_i \mathrm{relu}(\langle u_i, x\rangle + b_i)` has
+  :math:`T_n = \sum_i \lambda_i |u_i|\, c_n(\beta_i)\, \hat u_i^{\otimes n}`, :math:`\beta_i = b_i / |u_i|`
+  (:func:`network_moment`);
 * the moment tensor :math:`T_\ell = E[y\,\mathrm{He}_\ell(x)] = c_\ell \sum_i \lambda_i u_i^{\otimes \ell}`
   contracted :math:`\ell - 2` times with a unit vector :math:`g` is
   :math:`M_\ell(g) = E[y\,K_\ell(x; g)] = c_\ell \sum_i \lambda_i \langle u_i, g\rangle^{\ell-2} u_i u_i^T`
@@ -23,8 +30,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy.special import ndtr
 
-__all__ = ["hermite", "hermite_at_zero", "relu_coefficient", "contraction_weights"]
+__all__ = [
+    "hermite", "hermite_at_zero", "relu_coefficient", "biased_relu_coefficient", "network_moment",
+    "network_contraction", "contraction_weights",
+]
 
 
 def hermite(n: int, t) -> np.ndarray:
@@ -81,6 +92,84 @@ def relu_coefficient(n: int) -> float:
     if n == 1:
         return 0.5
     return hermite_at_zero(n - 2) / math.sqrt(2.0 * math.pi)
+
+
+def biased_relu_coefficient(n: int, b) -> np.ndarray:
+    r"""The Hermite coefficient of a biased ReLU, :math:`c_n(b) = E[\mathrm{relu}(z + b)\,\mathrm{He}_n(z)]`.
+
+    .. math:: c_0(b) = b\Phi(b) + \varphi(b),\quad c_1(b) = \Phi(b),\quad
+              c_n(b) = (-1)^n \varphi(b)\,\mathrm{He}_{n-2}(b)\ (n \ge 2),
+
+    with :math:`\varphi, \Phi` the standard normal pdf and cdf; :math:`c_n(0)` is
+    :func:`relu_coefficient` (to rounding).
+
+    Parameters
+    ----------
+    n : int
+        Degree, >= 0.
+    b : array_like
+        Biases, any shape.
+
+    Returns
+    -------
+    ndarray of the shape of ``b``
+
+    Examples
+    --------
+    >>> float(biased_relu_coefficient(1, 0.0)), round(float(biased_relu_coefficient(3, 1.0)), 6)
+    (0.5, -0.241971)
+    """
+    if n < 0:
+        raise ValueError(f"n must be a non-negative integer, got {n}")
+    b = np.asarray(b, dtype=np.float64)
+    density = np.exp(-0.5 * b * b) / math.sqrt(2.0 * math.pi)
+    if n == 0:
+        return b * ndtr(b) + density
+    if n == 1:
+        return ndtr(b)
+    return (-1) ** n * hermite(n - 2, b) * density
+
+
+def _units(weights, directions, biases) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scale-free neurons: weights times |u_i|, unit directions, beta_i = b_i / |u_i|."""
+    directions = np.asarray(directions, dtype=np.float64)
+    norms = np.linalg.norm(directions, axis=1)
+    biases = np.zeros(len(norms)) if biases is None else np.asarray(biases, dtype=np.float64)
+    return np.asarray(weights, dtype=np.float64) * norms, directions / norms[:, None], biases / norms
+
+
+def network_moment(weights, directions, biases, n: int) -> np.ndarray:
+    r"""The dense moment tensor :math:`T_n = E[f(x)\,\mathrm{He}_n(x)]` of a biased network, x ~ N(0, I).
+
+    .. math:: T_n = \sum_i \lambda_i |u_i|\, c_n(\beta_i)\, \hat u_i^{\otimes n},
+              \qquad \beta_i = b_i / |u_i|,
+
+    for :math:`f(x) = \sum_i \lambda_i \mathrm{relu}(\langle u_i, x\rangle + b_i)` (no linear term), where
+    :math:`\mathrm{He}_n(x)` is the tensor Hermite polynomial. A (d,)*n array: for tests at small d.
+
+    Parameters
+    ----------
+    weights : array_like of shape (k,)
+    directions : array_like of shape (k, d), non-zero rows
+    biases : array_like of shape (k,) or None
+    n : int
+        Degree, >= 0.
+    """
+    w, U, beta = _units(weights, directions, biases)
+    out = w * biased_relu_coefficient(n, beta)
+    letters = "abcdefghijklmnopqrstuvwxyz"[:n]
+    return np.einsum(",".join(["i"] + [f"i{c}" for c in letters]) + "->" + letters, out, *([U] * n))
+
+
+def network_contraction(weights, directions, biases, n: int, g) -> np.ndarray:
+    r""":math:`T_n` contracted :math:`n - 2` times with ``g``: :math:`\sum_i \lambda_i |u_i|\, c_n(\beta_i)
+    \langle \hat u_i, g\rangle^{n-2} \hat u_i \hat u_i^T`, the (d, d) matrix :math:`M_n(g)` the engine
+    estimates with the kernel :math:`K_n(x; g)` below (``n >= 2``)."""
+    if n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n}")
+    w, U, beta = _units(weights, directions, biases)
+    scale = w * biased_relu_coefficient(n, beta) * (U @ np.asarray(g, dtype=np.float64)) ** (n - 2)
+    return (U.T * scale) @ U
 
 
 def contraction_weights(degree: int, s) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,6 +1,6 @@
 r"""The one model object: a one-hidden-layer ReLU network with an optional linear part.
 
-.. math:: f(x) = \sum_{i=1}^k w_i\,\mathrm{relu}(\langle u_i, x\rangle) + \langle c, x\rangle + b
+.. math:: f(x) = \sum_{i=1}^k w_i\,\mathrm{relu}(\langle u_i, x\rangle + \beta_i) + \langle c, x\rangle + b
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from scipy.sparse.csgraph import connected_components
 
 from ._arrays import is_device_array, like, namespace
 from ._validation import check_finite_array
-from .hermite import relu_coefficient
+from .hermite import biased_relu_coefficient, relu_coefficient
 
 __all__ = ["ReLUNetwork", "angles_between"]
 
@@ -55,10 +55,10 @@ class ReLUNetwork:
     intercept : float, default=0.0
         Constant :math:`b`.
     biases : array_like of shape (k,) or None, default=None
-        Hidden biases :math:`\beta_i` (``None``: all zero, the form every learner fits on
-        N(0, I) inputs). They arise when a network learned on standardized inputs is mapped
-        back to the original coordinates (``learn(..., standardize=True)``); the exact
-        population metrics accept bias-free networks only.
+        Hidden biases :math:`\beta_i` (``None``: all zero). Like the weights they are divided by
+        the row norms of ``directions``, so that ``relu(<u, x> + beta)`` is unchanged. Every path
+        honours them: :meth:`predict`, :meth:`hermite_moments`, :meth:`collapse`, save/load, the
+        exports and the exact metrics of :mod:`narrowrelu.metrics`.
 
     Attributes
     ----------
@@ -129,22 +129,24 @@ class ReLUNetwork:
         return cls(np.zeros(0), np.zeros((0, d)))
 
     def hermite_moments(self) -> tuple[float, np.ndarray, np.ndarray]:
-        r"""The exact Hermite moments of degree <= 2 over x ~ N(0, I).
+        r"""The exact Hermite moments of degree <= 2 over x ~ N(0, I), hidden biases included.
 
-        .. math:: T_0 = E f = c_0 \sum_i \lambda_i + b,\quad
-                  T_1 = E[f\,x] = c_1 \sum_i \lambda_i u_i + a,\quad
-                  T_2 = E[f\,(xx^T - I)] = c_2 \sum_i \lambda_i u_i u_i^T
+        .. math:: T_0 = E f = \sum_i \lambda_i c_0(\beta_i) + b,\quad
+                  T_1 = E[f\,x] = \sum_i \lambda_i c_1(\beta_i) u_i + a,\quad
+                  T_2 = E[f\,(xx^T - I)] = \sum_i \lambda_i c_2(\beta_i) u_i u_i^T
 
-        for unit :math:`u_i`, linear term :math:`a`, intercept :math:`b` and the ReLU
-        coefficients :math:`c_\ell` (:func:`narrowrelu.hermite.relu_coefficient`).
+        for unit :math:`u_i`, linear term :math:`a`, intercept :math:`b` and the biased ReLU
+        coefficients :math:`c_\ell(\beta) = \beta\Phi(\beta) + \varphi(\beta), \Phi(\beta), \varphi(\beta)`
+        (:func:`narrowrelu.hermite.biased_relu_coefficient`); without biases :math:`c_\ell(0) = c_\ell`
+        (:func:`narrowrelu.hermite.relu_coefficient`).
         """
-        if self.biases is not None:
-            raise ValueError("hermite_moments needs a network without hidden biases (x ~ N(0, I) coordinates); "
-                             "map it back with narrowrelu.standardize.to_standard first")
         w, U = self.weights, self.directions
-        T1 = relu_coefficient(1) * (w @ U) + (0.0 if self.linear is None else self.linear)
-        T2 = relu_coefficient(2) * (U.T * w) @ U
-        return relu_coefficient(0) * float(w.sum()) + self.intercept, T1, T2
+        linear = 0.0 if self.linear is None else self.linear
+        if self.biases is None:
+            T1 = relu_coefficient(1) * (w @ U) + linear
+            return relu_coefficient(0) * float(w.sum()) + self.intercept, T1, relu_coefficient(2) * (U.T * w) @ U
+        c0, c1, c2 = (w * biased_relu_coefficient(n, self.biases) for n in range(3))
+        return float(c0.sum()) + self.intercept, c1 @ U + linear, (U.T * c2) @ U
 
     def predict(self, X) -> np.ndarray:
         """Evaluate the network on the rows of ``X`` (n, d); returns shape (n,).
@@ -164,33 +166,48 @@ class ReLUNetwork:
             out += X @ self.linear
         return out
 
-    def collapse(self, tol: float) -> ReLUNetwork:
-        r"""Merge neurons whose directions are closer than the angle ``tol`` (radians).
+    def augmented(self) -> tuple[np.ndarray, np.ndarray]:
+        r"""Each neuron as :math:`w'\,\mathrm{relu}(\langle a, (x, 1)\rangle)`, a unit :math:`a \in \mathbb R^{d+1}`.
 
-        Neurons are grouped by single linkage (connected components of the graph
-        "angle < tol"); a group becomes one neuron with the summed weight and the direction
-        :math:`\sum |w_i| u_i` normalised. By the collapse lemma (docs/maths.md §2) the L2 cost is
-        about :math:`|w|\,\eta/\sqrt 2` per merged neuron at spread :math:`\eta`. Groups whose
-        weights cancel exactly are dropped.
+        Returns the weights :math:`w' = w\sqrt{1 + \beta^2}` (k,) and the unit rows
+        :math:`a = (u, \beta)/\sqrt{1 + \beta^2}` (k, d + 1): the scale-free form in which two
+        neurons are the same function exactly when their rows agree.
+        """
+        beta = np.zeros(self.k) if self.biases is None else self.biases
+        rows = np.hstack([self.directions, beta[:, None]])
+        norms = np.linalg.norm(rows, axis=1)
+        return self.weights * norms, rows / norms[:, None]
+
+    def collapse(self, tol: float) -> ReLUNetwork:
+        r"""Merge neurons whose (direction, bias) pairs are closer than the angle ``tol`` (radians).
+
+        Neurons are compared as unit rows :math:`a_i = (u_i, \beta_i)/|(u_i, \beta_i)|` on the
+        augmented input :math:`(x, 1)` (:meth:`augmented`; :math:`a_i = (u_i, 0)` without biases)
+        and grouped by single linkage (connected components of the graph "angle < tol"); a group
+        becomes one neuron with the summed (augmented) weight and the row :math:`\sum |w_i| a_i`
+        normalised. By the collapse lemma (docs/maths.md §2) the L2 cost is about
+        :math:`|w|\,\eta/\sqrt 2` per merged neuron at spread :math:`\eta`. Groups whose weights
+        cancel exactly are dropped.
         """
         if not np.isfinite(tol) or tol < 0:
             raise ValueError(f"tol must be a non-negative angle in radians, got {tol}")
-        if self.biases is not None:
-            raise ValueError("collapse needs bias-free neurons; collapse the network in standardized coordinates")
         if self.k == 0:
-            return self._replace(self.weights, self.directions)
-        close = angles_between(self.directions, self.directions) < tol
+            return self._replace(self.weights, self.directions, self.biases)
+        # Without biases the augmented rows are (u, 0): the directions themselves.
+        weights, rows = (self.weights, self.directions) if self.biases is None else self.augmented()
+        close = angles_between(rows, rows) < tol
         n_groups, labels = connected_components(close, directed=False)
-        weights = np.bincount(labels, weights=self.weights, minlength=n_groups)
-        directions = np.zeros((n_groups, self.d))
-        np.add.at(directions, labels, np.abs(self.weights)[:, None] * self.directions)
-        norms = np.linalg.norm(directions, axis=1)
-        keep = (weights != 0.0) & (norms > 0.0)
-        return self._replace(weights[keep], directions[keep] / norms[keep, None])
+        merged = np.bincount(labels, weights=weights, minlength=n_groups)
+        summed = np.zeros((n_groups, rows.shape[1]))
+        np.add.at(summed, labels, np.abs(weights)[:, None] * rows)
+        summed /= np.maximum(np.linalg.norm(summed, axis=1, keepdims=True), 1e-300)
+        keep = (merged != 0.0) & (np.linalg.norm(summed[:, : self.d], axis=1) > 0.0)
+        biases = None if self.biases is None else summed[keep, self.d]
+        return self._replace(merged[keep], summed[keep, : self.d], biases)
 
-    def _replace(self, weights, directions) -> ReLUNetwork:
+    def _replace(self, weights, directions, biases) -> ReLUNetwork:
         linear = None if self.linear is None else self.linear.copy()
-        return ReLUNetwork(weights, directions, linear, self.intercept)
+        return ReLUNetwork(weights, directions, linear, self.intercept, biases)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict with a format name and version (and the learner's report, if any)."""
@@ -242,7 +259,10 @@ class ReLUNetwork:
             data = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValueError(f"model file {str(path)!r} is not valid JSON: {exc}") from None
-        return cls.from_dict(data)
+        try:
+            return cls.from_dict(data)
+        except ValueError as exc:  # name the file: "model file 'm.json': biases contains NaN ..."
+            raise ValueError(f"model file {str(path)!r}: {exc}") from None
 
     def to_torch(self, dtype=None):
         """A ``torch.nn.Module`` with identical predictions (see :mod:`narrowrelu.export`)."""

@@ -26,12 +26,20 @@ Families (``make(family, d, k, random_state, **params)``):
     neurons as in ``random``. ``m`` defaults to 4 when ``k >= 8`` and to 2 otherwise.
     Needs ``k >= 2m`` and ``d >= 2``.
 
+Hidden biases: ``make(..., biases=s)`` gives every neuron a bias :math:`b_i \sim N(0, s^2)`
+(default ``s = 0``: no biases, and exactly the bias-free instance of the same seed, since the
+biases are drawn after everything else). A family's structure is kept: the close pair shares one
+bias, so does a cluster, and each pair :math:`\pm u_j` of ``vanishing`` gets biases
+:math:`\pm b_j`, so that it stays :math:`|\langle u_j, x\rangle + b_j|` (its low moments no longer vanish).
+Every family but ``orthonormal`` and ``conditioned`` allows ``k > d``.
+
 Noise: ``sample(net, n, noise=σ)`` returns :math:`y = f(x) + \sigma\,\mathrm{std}(f)\,\xi`.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 
 import numpy as np
@@ -69,12 +77,20 @@ def _plane_directions(rng, d: int, angles: np.ndarray) -> np.ndarray:
     return np.cos(angles)[:, None] * basis[:, 0] + np.sin(angles)[:, None] * basis[:, 1]
 
 
-def _with_random_rest(rng, d, k, weights, directions, weight_range) -> ReLUNetwork:
+#: A builder returns the network and its bias ties (index, sign): neuron i gets the bias
+#: sign[i] * b[index[i]] for independent draws b (None: every neuron its own draw).
+Ties = tuple[np.ndarray, np.ndarray] | None
+
+
+def _with_random_rest(rng, d, k, weights, directions, weight_range, index, sign) -> tuple[ReLUNetwork, Ties]:
+    """The structured neurons (tied biases ``index``, ``sign``), then k - len(weights) as in ``random``."""
     rest = k - len(weights)
-    return ReLUNetwork(
+    net = ReLUNetwork(
         np.concatenate([weights, _random_weights(rng, rest, weight_range)]),
         np.vstack([directions, _unit_rows(rng, rest, d)]),
     )
+    rest_index = np.arange(len(weights), k)
+    return net, (np.concatenate([index, rest_index]), np.concatenate([sign, np.ones(rest)]))
 
 
 def _need(condition: bool, message: str) -> None:
@@ -83,28 +99,28 @@ def _need(condition: bool, message: str) -> None:
 
 
 def _random(rng, d, k, weight_range=(0.5, 2.0)):
-    return ReLUNetwork(_random_weights(rng, k, weight_range), _unit_rows(rng, k, d))
+    return ReLUNetwork(_random_weights(rng, k, weight_range), _unit_rows(rng, k, d)), None
 
 
 def _orthonormal_family(rng, d, k, basis="standard", weight=1.0):
     _need(k <= d, f"orthonormal needs k <= d, got k={k}, d={d}")
     _need(basis in ("standard", "random"), f"basis must be 'standard' or 'random', got {basis!r}")
     U = np.eye(d)[:k] if basis == "standard" else _orthonormal(rng, d, k).T
-    return ReLUNetwork(np.full(k, float(weight)), U)
+    return ReLUNetwork(np.full(k, float(weight)), U), None
 
 
 def _conditioned(rng, d, k, kappa=10.0):
     _need(k <= d, f"conditioned needs k <= d, got k={k}, d={d}")
     _need(kappa >= 1, f"kappa must be >= 1, got {kappa}")
     W = _orthonormal(rng, k, k) @ np.diag(np.linspace(1.0, kappa, k)) @ _orthonormal(rng, d, k).T
-    return ReLUNetwork(rng.choice([-1.0, 1.0], size=k), W / np.linalg.norm(W, axis=1, keepdims=True))
+    return ReLUNetwork(rng.choice([-1.0, 1.0], size=k), W / np.linalg.norm(W, axis=1, keepdims=True)), None
 
 
 def _close_pair(rng, d, k, theta=1e-2, L=10.0, weight_range=(0.5, 2.0)):
     _need(k >= 2, f"close-pair needs k >= 2, got k={k}")
     _need(0 < theta < math.pi, f"theta must be an angle in (0, pi), got {theta}")
     pair = _plane_directions(rng, d, np.array([0.0, theta]))
-    return _with_random_rest(rng, d, k, np.array([L, -L], dtype=float), pair, weight_range)
+    return _with_random_rest(rng, d, k, np.array([L, -L], dtype=float), pair, weight_range, [0, 0], [1.0, 1.0])
 
 
 def _cluster(rng, d, k, m=3, theta=0.1, weight_range=(0.5, 2.0)):
@@ -114,7 +130,7 @@ def _cluster(rng, d, k, m=3, theta=0.1, weight_range=(0.5, 2.0)):
     weights = np.array([(-1) ** j * math.comb(m - 1, j) for j in range(m)], dtype=float)
     directions = _plane_directions(rng, d, theta * np.arange(m))
     weights /= math.sqrt(variance(ReLUNetwork(weights, directions)))
-    return _with_random_rest(rng, d, k, weights, directions, weight_range)
+    return _with_random_rest(rng, d, k, weights, directions, weight_range, np.zeros(m, dtype=int), np.ones(m))
 
 
 def _vanishing(rng, d, k, m=None, weight_range=(0.5, 2.0)):
@@ -125,12 +141,11 @@ def _vanishing(rng, d, k, m=None, weight_range=(0.5, 2.0)):
     signs = (-1.0) ** np.arange(m)
     plane = _plane_directions(rng, d, np.pi * np.arange(m) / m)
     # |t| = relu(t) + relu(-t): each term is a pair of opposite neurons.
-    return _with_random_rest(
-        rng, d, k, np.concatenate([signs, signs]), np.vstack([plane, -plane]), weight_range
-    )
+    return _with_random_rest(rng, d, k, np.concatenate([signs, signs]), np.vstack([plane, -plane]), weight_range,
+                             np.tile(np.arange(m), 2), np.repeat([1.0, -1.0], m))
 
 
-FAMILIES: dict[str, Callable[..., ReLUNetwork]] = {
+FAMILIES: dict[str, Callable[..., tuple[ReLUNetwork, Ties]]] = {
     "random": _random,
     "orthonormal": _orthonormal_family,
     "conditioned": _conditioned,
@@ -140,8 +155,9 @@ FAMILIES: dict[str, Callable[..., ReLUNetwork]] = {
 }
 
 
-def make(family: str, d: int, k: int, random_state: RandomState = None, **params) -> ReLUNetwork:
-    """Plant a network from the zoo.
+def make(family: str, d: int, k: int, random_state: RandomState = None, *, biases: float = 0.0,
+         **params) -> ReLUNetwork:
+    r"""Plant a network from the zoo.
 
     Parameters
     ----------
@@ -151,6 +167,10 @@ def make(family: str, d: int, k: int, random_state: RandomState = None, **params
     k : int
         Number of ReLU neurons, >= 1.
     random_state : int, Generator, RandomState instance or None, default=None
+    biases : float, default=0.0
+        Standard deviation s of the hidden biases :math:`b_i \sim N(0, s^2)`, drawn after the
+        family's own draws (tied within a family's structure, see the module docstring);
+        0 gives a bias-free network (``biases`` None).
     **params
         The family's knobs (see the module docstring for names and defaults).
 
@@ -177,7 +197,16 @@ def make(family: str, d: int, k: int, random_state: RandomState = None, **params
             f"unknown parameter(s) {', '.join(unknown)} for family {family!r}; "
             f"it accepts {', '.join(allowed) or 'none'}"
         )
-    return builder(as_generator(random_state), d, k, **params)
+    if not isinstance(biases, numbers.Real) or not np.isfinite(biases) or biases < 0:
+        raise ValueError(f"biases must be a standard deviation >= 0 (a finite number), got {biases!r}")
+    rng = as_generator(random_state)
+    net, ties = builder(rng, d, k, **params)
+    if biases == 0:
+        return net
+    index, sign = (np.arange(k), np.ones(k)) if ties is None else ties
+    draws = biases * rng.standard_normal(k)
+    net.biases = np.asarray(sign) * draws[np.asarray(index)]  # set, not rebuilt: the rows are unit already
+    return net
 
 
 def sample(

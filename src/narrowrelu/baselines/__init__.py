@@ -1,10 +1,11 @@
 """Baselines: what users would otherwise do, behind the learners' interface ``fit(X, y, k) -> model``.
 
 ``BASELINES`` maps a name to ``fit(X, y, k, *, lr, random_state, stop) -> model``: a
-:class:`~narrowrelu.ReLUNetwork` (exact errors) or, for ``MLPRegressor``, a scikit-learn
-predictor. Torch is an optional extra: ``pip install "narrowrelu[torch]"`` (``torch==2.13.0``).
+:class:`~narrowrelu.ReLUNetwork` with hidden biases (exact errors) whose ``report`` is a
+:class:`~narrowrelu.report.Report` (so that it saves). Torch is an optional extra:
+``pip install "narrowrelu[torch]"`` (``torch==2.13.0``).
 
-- ``adam``, ``sgd``: width-k network of the learners' form, tuned learning rate, restarts.
+- ``adam``, ``sgd``: width-k network of the learners' form with hidden biases, tuned learning rate, restarts.
 - ``adam-wide``: the same with width ``WIDE * k`` (over-parameterised accuracy reference).
 - ``zhong17``: tensor initialisation, then Adam (:mod:`.zhong`).
 - ``mlp-lbfgs``, ``mlp-adam``: scikit-learn ``MLPRegressor`` (:mod:`.mlp`).

@@ -53,5 +53,5 @@ def zhong(X, y, k: int, *, random_state: RandomState = None, **descent) -> ReLUN
     rng = as_generator(random_state)
     init = tensor_initialisation(X, y, k, random_state=rng)
     net = gradient_descent(X, y, k, init=init, random_state=rng, **descent)
-    net.report["method"] = "zhong17"
+    net.report.method = "zhong17"
     return net
