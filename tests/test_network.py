@@ -79,3 +79,14 @@ def test_hidden_biases_predict_round_trip_and_export(tmp_path):
     ort = pytest.importorskip("onnxruntime")
     net.to_onnx(tmp_path / "b.onnx")
     np.testing.assert_allclose(ort.InferenceSession(str(tmp_path / "b.onnx")).run(None, {"x": X})[0], expected)
+
+
+def test_a_report_with_keys_this_version_does_not_know_still_loads(tmp_path):
+    from narrowrelu.report import Report
+
+    net = ReLUNetwork([1.0], [[1.0, 0.0]])
+    net.report = Report(method="auto", n_samples=10, n_train=8, n_validation=2, d=2, k=1)
+    data = net.to_dict()
+    data["report"]["from_a_newer_version"] = {"anything": 1}
+    loaded = ReLUNetwork.from_dict(data)
+    assert loaded.report.method == "auto" and loaded.report.n_train == 8

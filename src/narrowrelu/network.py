@@ -242,7 +242,7 @@ class ReLUNetwork:
         if isinstance(data.get("report"), dict):
             from .report import Report
 
-            net.report = Report(**data["report"])
+            net.report = Report.from_dict(data["report"])
         return net
 
     def save(self, path) -> None:

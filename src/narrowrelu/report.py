@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -69,6 +69,15 @@ class Report:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Report:
+        """The report of a model file: the fields this version knows (a newer file's other keys are
+        left out); the required ones default to 0 or "" when absent."""
+        known = {f.name for f in fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        required = {"method": "", "n_samples": 0, "n_train": 0, "n_validation": 0, "d": 0, "k": 0}
+        return cls(**(required | values))
 
     def __str__(self) -> str:
         lines = [
