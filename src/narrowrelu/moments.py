@@ -66,7 +66,6 @@ __all__ = [
     "contraction",
     "weighted_grams",
     "batch_of",
-    "batch_rows_for",
     "operator_norm_standard_error",
 ]
 
@@ -125,9 +124,8 @@ class MomentSpec:
         Number of batches kept separately for noise calibration (ours).
     batch_rows : int, default=1
         Rows that go to a batch together: row ``i`` is in batch
-        ``batch_of(i // batch_rows, n_batches)``. With 1 (the default, and what
-        :func:`batch_rows_for` gives) every row is assigned on its own, which makes the noise
-        calibration independent of the row order.
+        ``batch_of(i // batch_rows, n_batches)``. With 1 (the default) every row is assigned
+        on its own, which makes the noise calibration independent of the row order.
     residual : object with ``predict(X)`` or None
         Model subtracted from ``y`` before accumulating (variance reduction).
     squared : bool, default=False
@@ -457,15 +455,6 @@ def finalize(state: MomentState, spec: MomentSpec) -> Moments:
     )
 
 
-def batch_rows_for(n: int, n_batches: int = 8) -> int:
-    """Rows assigned to a batch together for ``n`` rows: 1, every row on its own (see :func:`batch_of`).
-
-    Kept for callers written when batches were runs of consecutive rows; the grain no longer
-    depends on ``n``.
-    """
-    return 1
-
-
 def default_n_jobs() -> int:
     """Cores available to this process."""
     try:
@@ -506,7 +495,7 @@ def accumulate(
 def low_degree(X, y, *, n_batches: int = 8, **engine) -> Moments:
     """:math:`\\hat T_0, \\hat T_1, \\hat T_2` of ``y`` in one pass."""
     X, y = check_samples(X, y)
-    spec = MomentSpec(d=X.shape[1], n_batches=n_batches, batch_rows=batch_rows_for(len(y), n_batches))
+    spec = MomentSpec(d=X.shape[1], n_batches=n_batches)
     return finalize(accumulate(X, y, spec, **engine), spec)
 
 
@@ -532,6 +521,5 @@ def contraction(X, y, g, degree: int) -> np.ndarray:
     if isinstance(degree, bool) or not isinstance(degree, int | np.integer) or degree < 2 or degree % 2:
         raise ValueError(f"degree must be an even integer >= 2, got {degree!r}")
     residual = low_degree(X, y).quadratic_model() if degree >= 4 else None
-    spec = MomentSpec(d=X.shape[1], degrees=(int(degree),), directions=g[None, :],
-                      batch_rows=batch_rows_for(len(y)), residual=residual)
+    spec = MomentSpec(d=X.shape[1], degrees=(int(degree),), directions=g[None, :], residual=residual)
     return finalize(accumulate(X, y, spec), spec).M[0, 0]

@@ -72,8 +72,7 @@ def candidate_pool(
     """
     n, r = Z.shape
     G = random_unit_vectors(rng, n_contractions, np.eye(r))
-    spec = moments.MomentSpec(d=r, degrees=(4,), directions=G, batch_rows=moments.batch_rows_for(n),
-                              residual=low.quadratic_model())
+    spec = moments.MomentSpec(d=r, degrees=(4,), directions=G, residual=low.quadratic_model())
     M4 = moments.finalize(moments.accumulate(Z, y, spec), spec).M[0]
     pool = [np.linalg.eigh(low.T2)[1].T]
     pool += [np.linalg.eigh(M)[1].T for M in M4]

@@ -58,7 +58,7 @@ def scan(source: Source, validation_fraction: float, engine: Engine, report: Rep
     if not 0 < n_val < source.n_rows:
         raise ValueError(f"validation_fraction={validation_fraction} holds out {n_val} of {source.n_rows} rows; "
                          "choose it so that both sides get at least one row")
-    spec = moments.MomentSpec(d=source.n_features, batch_rows=moments.batch_rows_for(source.n_rows))
+    spec = moments.MomentSpec(d=source.n_features)
     start = time.perf_counter()
     state, sample = engine.run(source, spec, plan, collect=True)
     low = moments.finalize(state, spec)

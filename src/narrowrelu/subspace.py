@@ -180,8 +180,7 @@ def grow_on_kept_rows(
     matrices over at most ``MAX_KEPT_ROWS`` rows in memory; contractions need a pass.
     """
     start = time.perf_counter()
-    spec = moments.MomentSpec(d=data.d, squared=squared, batch_rows=moments.batch_rows_for(len(data.y)),
-                              residual=residual)
+    spec = moments.MomentSpec(d=data.d, squared=squared, residual=residual)
     m = moments.finalize(moments.accumulate(data.X, data.y, spec), spec)
     grown = merge_directions(V, [f[0] for f in _second_moment_directions(m, threshold, V)], max_dim=max_dim)
     report.add("subspace", time.perf_counter() - start, found=grown.shape[1] - V.shape[1], source="kept rows",
@@ -203,8 +202,7 @@ def grow_subspace(
     :math:`\langle u, g\rangle^2 \sim 1/d`. Returns ``V`` grown by the new directions (at
     most ``max_dim`` columns in all).
     """
-    spec = moments.MomentSpec(d=data.d, degrees=tuple(degrees), directions=G, squared=squared,
-                              batch_rows=moments.batch_rows_for(data.source.n_rows), residual=residual)
+    spec = moments.MomentSpec(d=data.d, degrees=tuple(degrees), directions=G, squared=squared, residual=residual)
     m = moment_pass(data, spec, report, "moments")
     noise = m.M_noise()
     found = _second_moment_directions(m, threshold, V)

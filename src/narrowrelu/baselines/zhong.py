@@ -34,7 +34,6 @@ def tensor_initialisation(X, y, k: int, random_state: RandomState = None) -> ReL
     V = Q[:, np.argsort(-np.abs(mu))[: min(k, X.shape[1])]]
     Z = X @ V
     spec = moments.MomentSpec(d=V.shape[1], degrees=(4,), directions=random_unit_vectors(rng, 2, np.eye(V.shape[1])),
-                              batch_rows=moments.batch_rows_for(len(y)),
                               residual=moments.low_degree(Z, y).quadratic_model())
     M = moments.finalize(moments.accumulate(Z, y, spec), spec).M[0]
     values, vectors = np.linalg.eig(M[0] @ np.linalg.pinv(M[1]))

@@ -62,7 +62,7 @@ def pass_time(X: np.ndarray, y: np.ndarray, n_directions: int, repeats: int, rng
     """Best time of one moment pass with ``n_directions`` degree-4 contractions (plus T2)."""
     G = rng.standard_normal((n_directions, X.shape[1]))
     G /= np.linalg.norm(G, axis=1, keepdims=True)
-    spec = moments.MomentSpec(d=X.shape[1], degrees=(4,), directions=G, batch_rows=moments.batch_rows_for(len(y)))
+    spec = moments.MomentSpec(d=X.shape[1], degrees=(4,), directions=G)
     source = ArraySource(X, y)  # opened (and checked) once, as learn does
     return _best_time(lambda: Engine().run(source, spec), repeats)
 
