@@ -259,9 +259,9 @@ def test_fewer_neurons_than_asked_warn():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((5000, 4))
     y = 0.5 * X[:, 0] + rng.standard_normal(5000)  # linear plus noise: the linear model, no neuron
-    with pytest.warns(FitWarning, match="fewer than the k=3 asked for"):
+    with pytest.warns(FitWarning, match=r"linear model \(0 of the k=3 neurons asked for\)") as caught:
         net = learn(X, y, 3, random_state=0)
-    assert net.k == 0
+    assert net.k == 0 and sum(issubclass(w.category, FitWarning) for w in caught) == 1  # one warning, not two
 
 
 def test_non_gaussian_inputs_warn_with_their_class():

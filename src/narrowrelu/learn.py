@@ -284,7 +284,8 @@ def _fit_warnings(data, net: ReLUNetwork, k: int, auto_width: bool, constant: bo
     found = _few_rows(data, data.d, report.k) if auto_width else []
     if net.k == 0:
         found.append((FitWarning, "no significant direction found: returning the least-squares linear model "
-                      "(no neurons); more rows, or less noise, would show the directions"))
+                      f"(0 of the k={report.k} neurons asked for); more rows, or less noise, would show the "
+                      "directions"))
     elif net.k < k and not auto_width:
         found.append((FitWarning, f"the network has {net.k} neurons, fewer than the k={k} asked for (neurons of "
                       "zero weight are dropped, a linear term may stand for others): the data need fewer, or more "
