@@ -10,7 +10,7 @@ and the modules :mod:`~narrowrelu.planted` (the instance zoo), :mod:`~narrowrelu
 
 from . import hermite, metrics, moments, planted
 from .identify import identify
-from .learn import learn
+from ._learn import learn
 from .metrics import population_mse, relative_error
 from .network import ReLUNetwork
 

@@ -19,7 +19,7 @@ from rich.table import Table
 from . import planted
 from .bench.harness import SUITES
 from .engines import ENGINES, Engine
-from .learn import learn
+from ._learn import learn
 from .methods import METHODS
 from .metrics import population_mse, recovery_report, relative_error
 from .network import ReLUNetwork

@@ -10,7 +10,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the environment
     raise ImportError('NarrowReLURegressor needs scikit-learn: pip install "narrowrelu[sklearn]"') from None
 
-from .learn import learn
+from ._learn import learn
 
 __all__ = ["NarrowReLURegressor"]
 

@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from .. import planted
 from ..engines import RowPlan
-from ..learn import learn
+from .._learn import learn
 from ..methods.auto import DEFAULTS as AUTO
 from ..metrics import population_mse, relative_error, variance
 from ..network import ReLUNetwork

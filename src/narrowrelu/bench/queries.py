@@ -28,7 +28,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..identify import identify
-from ..learn import learn
+from .._learn import learn
 from ..metrics import relative_error
 from ..network import ReLUNetwork, angles_between
 from ..sources import FunctionSource

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import planted
 from ..baselines import gradient_descent, tune_learning_rate
-from ..learn import learn
+from .._learn import learn
 from ..metrics import relative_error
 
 TUNE_EPOCHS = 40

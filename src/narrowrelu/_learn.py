@@ -1,4 +1,4 @@
-"""``learn``: the one entry point to every method."""
+"""``learn``: the one entry point to every method (public as :func:`narrowrelu.learn`)."""
 
 from __future__ import annotations
 
