@@ -9,8 +9,8 @@ and the modules :mod:`~narrowrelu.planted` (the instance zoo), :mod:`~narrowrelu
 """
 
 from . import hermite, metrics, moments, planted
-from .identify import identify
 from ._learn import learn
+from .identify import identify
 from .metrics import population_mse, relative_error
 from .network import ReLUNetwork
 

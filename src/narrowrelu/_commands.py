@@ -17,9 +17,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import planted
+from ._learn import learn
 from .bench.harness import SUITES
 from .engines import ENGINES, Engine
-from ._learn import learn
 from .methods import METHODS
 from .metrics import population_mse, recovery_report, relative_error
 from .network import ReLUNetwork

@@ -26,8 +26,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .. import planted
-from ..engines import RowPlan
 from .._learn import learn
+from ..engines import RowPlan
 from ..methods.auto import DEFAULTS as AUTO
 from ..metrics import population_mse, relative_error, variance
 from ..network import ReLUNetwork

@@ -17,8 +17,8 @@ import time
 import numpy as np
 
 from .. import planted
-from ..baselines import gradient_descent, tune_learning_rate
 from .._learn import learn
+from ..baselines import gradient_descent, tune_learning_rate
 from ..metrics import relative_error
 
 TUNE_EPOCHS = 40
