@@ -322,7 +322,9 @@ def export(model, output, float32) -> None:
 @click.option("--out", "out_dir", required=True, help="Directory for results.json, results.md and the plots.")
 @click.option("--methods", default=None, help="Comma-separated subset of methods (default: the suite's).")
 @click.option("--seeds", default=None, type=click.IntRange(1), help="Seeds per case (default: the suite's).")
-def bench(suite, out_dir, methods, seeds) -> None:
+@click.option("--option", multiple=True, metavar="NAME=VALUE",
+              help="An option of our methods, passed to learn (an ablation); recorded in the results.")
+def bench(suite, out_dir, methods, seeds, option) -> None:
     """Run a benchmark suite: every method on the same data, exact errors; resumable."""
     from .bench.harness import run
 
@@ -331,6 +333,7 @@ def bench(suite, out_dir, methods, seeds) -> None:
     with display:
         task = display.add_task(f"bench {suite}", total=None, label="")
         results = run(suite, Path(out_dir), methods=methods.split(",") if methods else None, seeds=seeds,
+                      options=_pairs(option, "--option"),
                       progress=lambda done, total, label: display.update(task, completed=done, total=total,
                                                                          label=label))
     out.print(f"{len(results['records'])} records; tables in {Path(out_dir) / 'results.md'}")
