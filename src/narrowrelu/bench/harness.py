@@ -153,6 +153,37 @@ def _error(model, truth: ReLUNetwork, seed: int) -> dict:
     return {"relative_error": error, "error_kind": "monte-carlo", "error_standard_error": se}
 
 
+#: Epochs of each trial learning rate when tuning (one restart each; ours).
+TUNING_EPOCHS = 20
+
+
+def tuned_learning_rate(tuning_truth: ReLUNetwork, n: int, k: int, optimizer: str = "adam") -> float:
+    """The best learning rate of the baselines' grid on ``n`` rows drawn from ``tuning_truth``.
+
+    ``tuning_truth`` is the instance planted with the separate seed ``TUNING_SEED``, never the
+    one the comparison runs on; its rows are drawn with seed ``TUNING_SEED + 1``.
+    """
+    from ..baselines import tune_learning_rate
+
+    X, y = planted.sample(tuning_truth, n, random_state=TUNING_SEED + 1)
+    return tune_learning_rate(X, y, k, optimizer=optimizer, epochs=TUNING_EPOCHS, random_state=TUNING_SEED)[0]
+
+
+def tuned_adam(X, y, k: int, tuning_truth: ReLUNetwork, *, random_state: int,
+               truth: ReLUNetwork | None = None) -> ReLUNetwork:
+    """The harness's ``adam`` baseline: learning rate tuned on ``tuning_truth`` (:func:`tuned_learning_rate`),
+    then ``RESTARTS`` restarts of ``EPOCHS`` epochs on ``(X, y)``, best by held-out loss.
+
+    With ``truth`` (noiseless data), training stops the moment the exact error reaches
+    ``RECOVERED``. Needs torch. ``report`` records the learning rate, epochs and restarts.
+    """
+    from ..baselines import BASELINES
+
+    lr = tuned_learning_rate(tuning_truth, len(y), k)
+    stop = None if truth is None else (lambda net: relative_error(net, truth) <= RECOVERED)
+    return BASELINES["adam"](X, y, k, lr=lr, random_state=random_state, stop=stop)
+
+
 class _Rates:
     """Learning rates tuned once per (family, optimiser) on a separate seed."""
 
@@ -166,12 +197,7 @@ class _Rates:
         optimizer = "sgd" if method == "sgd" else "adam"
         key = (case.family, optimizer)
         if key not in self.cache:
-            from ..baselines import tune_learning_rate
-
-            truth = self.truth(case, TUNING_SEED)
-            X, y = planted.sample(truth, case.n, random_state=TUNING_SEED + 1)
-            self.cache[key] = tune_learning_rate(X, y, case.k, optimizer=optimizer, epochs=20,
-                                                 random_state=TUNING_SEED)[0]
+            self.cache[key] = tuned_learning_rate(self.truth(case, TUNING_SEED), case.n, case.k, optimizer)
         return self.cache[key]
 
 
