@@ -89,7 +89,7 @@ def test_figures_are_drawn_without_pyplot_and_the_spectra_panel_is_never_empty(t
     assert save(fig, tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
     # A report without spectra still says what each stage found.
     net.report.stages = [{"stage": "subspace", "seconds": 0.0, "found": 2, "eigenvalues": [], "noise": 1.0}]
-    assert "found 2" in neurons_figure(net).axes[-1].texts[0].get_text()
+    assert "1: 2" in neurons_figure(net).axes[-1].texts[0].get_text()
     assert matplotlib.get_backend() == backend
 
 

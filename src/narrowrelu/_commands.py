@@ -156,8 +156,8 @@ def demo(family, d, k, n, noise, seed, baseline, png) -> None:
             adam = tuned_adam(X, y, k, tuning, random_state=seed, truth=None if noise else truth)
             others["PyTorch Adam (tuned)"] = adam
             rows.append(("PyTorch Adam", adam, time.perf_counter() - start,
-                         f"lr {adam.report['lr']:g} tuned on seed {TUNING_SEED}, {adam.report['restarts']} restarts, "
-                         f"{adam.report['epochs']} epochs in all (time includes tuning)"))
+                         f"lr {adam.report['lr']:g} (tuned on seed {TUNING_SEED}; time includes tuning), "
+                         f"{adam.report['restarts']} restarts, {adam.report['epochs']} epochs"))
         except ImportError as exc:
             out.print(f"PyTorch Adam skipped: {exc}")
     table = Table(title="exact relative error E[(f_hat - f)^2] / Var f")

@@ -65,7 +65,7 @@ def _weights(ax, models: dict[str, ReLUNetwork], truth: ReLUNetwork | None) -> N
         for m in recovery_report(net, truth).matches:
             matched[m.truth_index] = m.estimate_weight
         ax.bar(x - 0.4 + (j + 0.5) * width, np.nan_to_num(matched), width, label=name)
-    ax.set(title="weights of matched neurons", xlabel="true neuron")
+    ax.set(title="weights of matched neurons", xlabel="true neuron", xticks=x)
     ax.legend(fontsize=8)
 
 
@@ -94,7 +94,7 @@ def _spectra(ax, stages: list[dict]) -> None:
     discovery passes' ``signal_to_noise``) against rank and the threshold; a stage that records no
     spectrum is listed with the number of directions it found."""
     stages = [s for s in stages if s.get("stage") == "subspace"]
-    unplotted = []
+    unplotted, longest = [], 1
     for i, s in enumerate(stages, start=1):
         if s.get("eigenvalues") is not None and s.get("noise"):
             ratios, what = np.abs(np.asarray(s["eigenvalues"], dtype=float)) / s["noise"], "T2 eigenvalues"
@@ -102,17 +102,18 @@ def _spectra(ax, stages: list[dict]) -> None:
             ratios, what = np.asarray(s.get("signal_to_noise", []), dtype=float), "signal / noise"
         if len(ratios):
             ax.semilogy(np.arange(1, len(ratios) + 1), ratios, "o-", label=f"stage {i}: {what}")
+            longest = max(longest, len(ratios))
         else:
-            unplotted.append(f"stage {i} ({s.get('source', 'pass 1' if i == 1 else 'discovery')}): "
-                             f"found {s.get('found', '?')}, no spectrum recorded")
+            unplotted.append(f"{i}: {s.get('found', '?')}")
     if stages:
         ax.axhline(stages[0].get("threshold", 4), color="grey", ls=":", label="threshold")
         ax.legend(fontsize=8, loc="upper right")
-    else:
-        unplotted.append("no subspace stages recorded")
-    if unplotted:
-        ax.text(0.03, 0.03, "\n".join(unplotted), transform=ax.transAxes, fontsize=8, va="bottom")
-    ax.set(title="significant directions found (report)", xlabel="rank", ylabel="|eigenvalue| / noise")
+    text = "no subspace stages recorded" if not stages else (
+        "stages without a recorded spectrum, directions found:\n" + ", ".join(unplotted) if unplotted else "")
+    if text:
+        ax.text(0.03, 0.03, text, transform=ax.transAxes, fontsize=8, va="bottom", wrap=True)
+    ax.set(title="significant directions found (report)", xlabel="rank", ylabel="|eigenvalue| / noise",
+           xlim=(0.5, longest + 0.5), xticks=np.arange(1, longest + 1))
 
 
 def save(fig, path) -> Path:
