@@ -344,7 +344,8 @@ def export(model, output, float32) -> None:
               type=click.Choice(list(SUITES)))
 @click.option("--out", "out_dir", required=True, help="Directory for results.json, results.md and the plots.")
 @click.option("--methods", default=None, help="Comma-separated subset of methods (default: the suite's).")
-@click.option("--seeds", default=None, type=click.IntRange(1), help="Seeds per case (default: the suite's).")
+@click.option("--seeds", default=None, type=click.IntRange(1),
+              help="Seeds per case; for generalization, instances per structure (default: the suite's).")
 @click.option("--option", multiple=True, metavar="NAME=VALUE",
               help="An option of our methods, passed to learn (an ablation); recorded in the results.")
 def bench(suite, out_dir, methods, seeds, option) -> None:
