@@ -156,7 +156,7 @@ def test_suite_passes_options_to_learn_and_records_them(tmp_path, monkeypatch):
     assert all(r["recovered"] for r in records if not r["noise"])
     assert all(r["ratio_to_oracle"] > 0 for r in records if r["noise"])
     assert results["meta"]["options"] == {"restarts": 2}
-    assert results["meta"]["command"] == "narrowrelu bench --suite generalization --option restarts=2"
+    assert results["meta"]["command"] == "narrowrelu bench --suite generalization --seeds 2 --option restarts=2"
     assert "Clopper–Pearson" in (tmp_path / "results.md").read_text()
     # One directory holds one set of options: resuming with others is refused.
     with pytest.raises(ValueError, match="choose another --out directory"):
