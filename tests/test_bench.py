@@ -49,3 +49,60 @@ def test_speed_benchmark_records_both_learners_and_our_stages():
     assert set(record["ours_stage_seconds"]) >= {"moments", "neurons", "polish", "total"}
     assert record["adam_budget_seconds"] >= 1.0 and result["median_ours_seconds"] == record["ours_seconds"]
     assert result["ratio_ours_to_adam"] == record["ours_seconds"] / (record["adam_seconds_to_target"] or np.inf)
+
+
+def test_tuned_adam_tunes_on_the_separate_seed_and_runs_the_harness_budget():
+    pytest.importorskip("torch")
+    from narrowrelu import planted
+    from narrowrelu.baselines import EPOCHS, RESTARTS
+    from narrowrelu.baselines.torch_gd import LR_GRID
+    from narrowrelu.bench.harness import TUNING_SEED, tuned_adam, tuned_learning_rate
+
+    truth = planted.make("random", 5, 2, random_state=0)
+    tuning = planted.make("random", 5, 2, random_state=TUNING_SEED)
+    X, y = planted.sample(truth, 3000, random_state=1)
+    lr = tuned_learning_rate(tuning, len(y), 2)
+    assert lr in LR_GRID and tuned_learning_rate(tuning, len(y), 2) == lr  # seeded: the same choice again
+    adam = tuned_adam(X, y, 2, tuning, random_state=0)
+    assert adam.k == 2 and adam.report["lr"] == lr
+    assert adam.report["restarts"] == RESTARTS and adam.report["epochs"] == RESTARTS * EPOCHS  # no early stop
+    stopped = tuned_adam(X, y, 2, tuning, random_state=0, truth=truth)  # stops once recovered, if ever
+    assert stopped.report["epochs"] <= RESTARTS * EPOCHS
+
+
+def test_figures_are_drawn_without_pyplot_and_the_spectra_panel_is_never_empty(tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    from narrowrelu import learn, planted
+    from narrowrelu.plots import neurons_figure, save
+
+    backend = matplotlib.get_backend()
+    truth = planted.make("cluster", 8, 4, random_state=0)
+    X, y = planted.sample(truth, 16_000, random_state=1)
+    net = learn(X, y, 4, random_state=0)
+    other = planted.make("random", 8, 4, random_state=5)
+    fig = neurons_figure(net, truth, "t", name="ours", others={"other": other})
+    assert len(fig.axes) == 4  # ours, other, weights, spectra
+    spectra = fig.axes[-1]
+    recorded = [s for s in net.report.stages if s["stage"] == "subspace" and (s.get("eigenvalues")
+                                                                             or s.get("signal_to_noise"))]
+    assert recorded and len(spectra.get_lines()) >= len(recorded) + 1  # each recorded spectrum + the threshold
+    assert save(fig, tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+    # A report without spectra still says what each stage found.
+    net.report.stages = [{"stage": "subspace", "seconds": 0.0, "found": 2, "eigenvalues": [], "noise": 1.0}]
+    assert "1: 2" in neurons_figure(net).axes[-1].texts[0].get_text()
+    assert matplotlib.get_backend() == backend
+
+
+def test_importing_the_cli_and_drawing_leave_the_backend_and_pyplot_alone(tmp_path):
+    pytest.importorskip("matplotlib")
+    import subprocess
+    import sys
+
+    code = ("import sys, matplotlib; matplotlib.use('svg'); import narrowrelu._commands, narrowrelu.plots as p; "
+            "from narrowrelu import ReLUNetwork; import numpy as np; "
+            "p.save(p.neurons_figure(ReLUNetwork([1.0, -1.0], np.eye(2, 3))), sys.argv[1]); "
+            "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend(); "
+            "assert 'matplotlib.pyplot' not in sys.modules")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "f.png")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 
@@ -19,7 +20,9 @@ def run(*args, cwd=None):
                           cwd=cwd)
 
 
-def test_demo_small_setting_recovers(capsys, tmp_path):
+def test_demo_small_setting_recovers_and_keeps_the_matplotlib_backend(capsys, tmp_path):
+    matplotlib = pytest.importorskip("matplotlib")
+    backend = matplotlib.get_backend()
     png = tmp_path / "demo.png"
     assert main(["demo", "--family", "random", "--d", "8", "--k", "3", "--n", "20000", "--no-baseline",
                  "-o", str(png)]) == 0
@@ -27,13 +30,27 @@ def test_demo_small_setting_recovers(capsys, tmp_path):
     row = next(line for line in out.splitlines() if "narrowrelu (auto)" in line)
     assert "yes" in row and "3/3" in row
     assert png.read_bytes()[:4] == b"\x89PNG"
+    assert matplotlib.get_backend() == backend  # drawing never switches the user's backend
 
 
-def test_demo_with_the_adam_baseline(capsys, tmp_path):
+def test_demo_with_the_adam_baseline_prints_both_exact_errors(capsys, tmp_path):
     pytest.importorskip("torch")
     assert main(["demo", "--family", "random", "--d", "6", "--k", "2", "--n", "5000", "-o",
                  str(tmp_path / "d.png")]) == 0
-    assert any("PyTorch Adam" in line for line in capsys.readouterr().out.splitlines())
+    lines = capsys.readouterr().out.splitlines()
+    adam = next(line for line in lines if "PyTorch Adam" in line)
+    ours = next(line for line in lines if "narrowrelu (auto)" in line)
+    for row in (adam, ours):
+        assert re.search(r"\d\.\d\de[-+]\d\d", row)  # the exact relative error, printed whatever it is
+    assert "tuned on seed 10000" in adam
+    assert (tmp_path / "d.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_version():
+    from narrowrelu import __version__
+
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"narrowrelu {__version__}"
 
 
 @pytest.mark.parametrize("name", FORMATS)

@@ -1,4 +1,8 @@
-"""Figures (matplotlib, an optional extra): learned and true neurons, weights, spectra, benchmark curves."""
+"""Figures (matplotlib, an optional extra): learned and true neurons, weights, spectra, benchmark curves.
+
+Figures are :class:`matplotlib.figure.Figure` objects drawn without pyplot, so importing this
+module or drawing a figure never changes the user's matplotlib backend or global state.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +16,13 @@ from .network import ReLUNetwork
 __all__ = ["neurons_figure", "curves_figure", "safran_figure", "save"]
 
 
-def _pyplot():
+def _figure(figsize: tuple[float, float]):
+    """A new figure outside pyplot (no backend switch, nothing registered globally)."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
     except ImportError:
         raise ImportError('plots need matplotlib: pip install "narrowrelu[cli]"') from None
-    return plt
+    return Figure(figsize=figsize)
 
 
 def _plane(net: ReLUNetwork, truth: ReLUNetwork | None) -> np.ndarray:
@@ -32,65 +34,99 @@ def _plane(net: ReLUNetwork, truth: ReLUNetwork | None) -> np.ndarray:
     return np.vstack([basis, np.zeros((2 - len(basis), net.d))]) if len(basis) < 2 else basis
 
 
-def neurons_figure(net: ReLUNetwork, truth: ReLUNetwork | None = None, title: str = ""):
-    """Three panels: neurons in the plane of the two leading subspace directions (arrow length
-    |weight|, colour the weight's sign; truth dashed), weights of matched neurons, and the
-    spectra the report recorded (eigenvalues against thresholds)."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
-    plane = _plane(net, truth)
-    ax = axes[0]
-    for model, style, label in ((truth, "--", "true"), (net, "-", "learned")):
-        if model is None:
+def _neurons(ax, model: ReLUNetwork, truth: ReLUNetwork | None, plane: np.ndarray, span: float, name: str) -> None:
+    """Arrows |weight| x direction projected on ``plane``, blue for positive weights; the truth dashed."""
+    for net, style, label in ((truth, "--", "true"), (model, "-", name)):
+        if net is None:
             continue
-        P = (model.directions / np.linalg.norm(model.directions, axis=1, keepdims=True)) @ plane.T
-        for i, (px, py) in enumerate(P * np.abs(model.weights)[:, None]):
-            colour = "tab:blue" if model.weights[i] > 0 else "tab:red"
+        P = (net.directions / np.linalg.norm(net.directions, axis=1, keepdims=True)) @ plane.T
+        for i, (px, py) in enumerate(P * np.abs(net.weights)[:, None]):
+            colour = "tab:blue" if net.weights[i] > 0 else "tab:red"
             ax.annotate("", (px, py), (0, 0), arrowprops={"arrowstyle": "->", "ls": style, "color": colour,
                                                           "lw": 1.2 if style == "-" else 2.0, "alpha": 0.9})
         ax.plot([], [], style, color="grey", label=label)
-    span = max(1e-9, *(np.abs(m.weights).max() for m in (net, truth) if m is not None and m.k))
     ax.set(xlim=(-1.1 * span, 1.1 * span), ylim=(-1.1 * span, 1.1 * span), aspect="equal",
-           title="neurons: |weight| x direction in the leading plane", xlabel="direction 1", ylabel="direction 2")
+           title=f"{name}: |weight| x direction, leading plane", xlabel="direction 1", ylabel="direction 2")
     ax.legend(loc="upper right", fontsize=8)
-    ax = axes[1]
-    if truth is not None:
-        matches = recovery_report(net, truth).matches
-        x = np.arange(len(matches))
-        ax.bar(x - 0.2, [m.truth_weight for m in matches], 0.4, label="true", color="lightgrey")
-        ax.bar(x + 0.2, [m.estimate_weight for m in matches], 0.4, label="learned", color="tab:blue")
-        ax.set(title="weights of matched neurons", xlabel="true neuron")
-        ax.legend(fontsize=8)
-    else:
+
+
+def _weights(ax, models: dict[str, ReLUNetwork], truth: ReLUNetwork | None) -> None:
+    """Weights of each model's neurons matched to the true ones (bars side by side), or the weights."""
+    if truth is None:
+        name, net = next(iter(models.items()))
         ax.bar(np.arange(net.k), net.weights, color="tab:blue")
-        ax.set(title="weights", xlabel="neuron")
-    ax = axes[2]
-    stages = [s for s in getattr(net.report, "stages", []) if s["stage"] == "subspace"]
-    for i, s in enumerate(stages):
-        ratios = np.abs(s["eigenvalues"]) / s["noise"] if "eigenvalues" in s else np.array(s.get("signal_to_noise", []))
-        if len(ratios):
-            ax.semilogy(np.arange(1, len(ratios) + 1), ratios, "o-", label=f"subspace stage {i + 1}")
-    if stages:
-        ax.axhline(stages[0].get("threshold", 4), color="grey", ls=":", label="threshold")
-        ax.legend(fontsize=8)
-    ax.set(title="significant directions found (report)", xlabel="rank", ylabel="|eigenvalue| / noise")
+        ax.set(title=f"weights ({name})", xlabel="neuron")
+        return
+    width = 0.8 / (len(models) + 1)
+    x = np.arange(truth.k)
+    ax.bar(x - 0.4 + width / 2, truth.weights, width, label="true", color="lightgrey")
+    for j, (name, net) in enumerate(models.items(), start=1):
+        matched = np.full(truth.k, np.nan)
+        for m in recovery_report(net, truth).matches:
+            matched[m.truth_index] = m.estimate_weight
+        ax.bar(x - 0.4 + (j + 0.5) * width, np.nan_to_num(matched), width, label=name)
+    ax.set(title="weights of matched neurons", xlabel="true neuron", xticks=x)
+    ax.legend(fontsize=8)
+
+
+def neurons_figure(net: ReLUNetwork, truth: ReLUNetwork | None = None, title: str = "", *,
+                   name: str = "learned", others: dict[str, ReLUNetwork] | None = None):
+    """Neurons in the plane of the two leading directions of the span (arrow length |weight|,
+    colour the weight's sign; truth dashed), one panel for ``net`` (``name``) and one for each
+    network of ``others`` (a baseline, say) in the same plane; the weights of matched neurons;
+    and the spectra ``net``'s report recorded (signal-to-noise against the threshold)."""
+    models = {name: net} | dict(others or {})
+    fig = _figure((5 * (len(models) + 2), 4.8))
+    axes = fig.subplots(1, len(models) + 2)
+    plane = _plane(net, truth)
+    span = max(1e-9, *(np.abs(m.weights).max() for m in (*models.values(), truth) if m is not None and m.k))
+    for ax, (label, model) in zip(axes, models.items(), strict=False):
+        _neurons(ax, model, truth, plane, span, label)
+    _weights(axes[-2], models, truth)
+    _spectra(axes[-1], getattr(net.report, "stages", None) or [])
     fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
+def _spectra(ax, stages: list[dict]) -> None:
+    """The subspace stages' recorded signal-to-noise ratios (T2 eigenvalue / its noise scale, or the
+    discovery passes' ``signal_to_noise``) against rank and the threshold; a stage that records no
+    spectrum is listed with the number of directions it found."""
+    stages = [s for s in stages if s.get("stage") == "subspace"]
+    unplotted, longest = [], 1
+    for i, s in enumerate(stages, start=1):
+        if s.get("eigenvalues") is not None and s.get("noise"):
+            ratios, what = np.abs(np.asarray(s["eigenvalues"], dtype=float)) / s["noise"], "T2 eigenvalues"
+        else:
+            ratios, what = np.asarray(s.get("signal_to_noise", []), dtype=float), "signal / noise"
+        if len(ratios):
+            ax.semilogy(np.arange(1, len(ratios) + 1), ratios, "o-", label=f"stage {i}: {what}")
+            longest = max(longest, len(ratios))
+        else:
+            unplotted.append(f"{i}: {s.get('found', '?')}")
+    if stages:
+        ax.axhline(stages[0].get("threshold", 4), color="grey", ls=":", label="threshold")
+        ax.legend(fontsize=8, loc="upper right")
+    text = "no subspace stages recorded" if not stages else (
+        "stages without a recorded spectrum, directions found:\n" + ", ".join(unplotted) if unplotted else "")
+    if text:
+        ax.text(0.03, 0.03, text, transform=ax.transAxes, fontsize=8, va="bottom", wrap=True)
+    ax.set(title="significant directions found (report)", xlabel="rank", ylabel="|eigenvalue| / noise",
+           xlim=(0.5, longest + 0.5), xticks=np.arange(1, longest + 1))
+
+
 def save(fig, path) -> Path:
-    """Write ``fig`` to ``path`` (PNG) and close it."""
+    """Write ``fig`` to ``path`` (PNG)."""
     path = Path(path)
     fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
     return path
 
 
 def curves_figure(rows: list[dict], x: str, y: str, ylabel: str, log: bool, title: str = ""):
     """One line per method (and family) of ``y`` against ``x`` from harness summary rows."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig = _figure((7, 4.5))
+    ax = fig.subplots()
     lines: dict[str, list[tuple[float, float]]] = {}
     for r in rows:
         lines.setdefault(f"{r['method']} ({r['family']})", []).append((r[x], r[y]))
@@ -110,8 +146,8 @@ def curves_figure(rows: list[dict], x: str, y: str, ylabel: str, log: bool, titl
 def safran_figure(population: list[dict], from_samples: list[dict]):
     """% spurious minima of population GD (reference and ours, binomial error bars) and the
     share of seeds ``auto`` recovers from samples, against k = d."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig = _figure((7, 4.5))
+    ax = fig.subplots()
     population = sorted(population, key=lambda r: r["k"])
     ks = [r["k"] for r in population]
     reference = [(r["k"], r["reference_percent"]) for r in population if r["reference_percent"] is not None]

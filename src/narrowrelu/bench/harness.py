@@ -1,9 +1,11 @@
 """The benchmark harness: every method on the same sampled data, exact errors, resumable.
 
-``narrowrelu bench --suite {quick,standard,full,recovery,recovery-large,noisy,safran,throughput,queries} --out DIR`` (or
-``python -m narrowrelu.bench``) writes ``DIR/results.json`` (``meta`` and one record per
-run), ``DIR/results.md`` (tables) and PNG plots. Records already in ``results.json`` are
-skipped, so an interrupted suite continues where it stopped.
+``narrowrelu bench --suite {quick,standard,full,recovery,recovery-large,noisy,safran,generalization,throughput,
+queries} --out DIR [--option NAME=VALUE ...]`` (or ``python -m narrowrelu.bench``) writes ``DIR/results.json``
+(``meta`` and one record per run), ``DIR/results.md`` (tables) and PNG plots. Records already in ``results.json`` are
+skipped, so an interrupted suite continues where it stopped. ``--option NAME=VALUE`` passes
+options to ``learn`` for our methods (an ablation is a suite with one option changed); they are
+recorded in ``meta`` and a directory holds the results of one set of options only.
 
 A record: family, d, k, n, noise, seed, method, relative error (exact, or a Monte Carlo
 estimate with its standard error for predictors outside the network form), recovered
@@ -19,6 +21,7 @@ import json
 import platform
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -28,11 +31,12 @@ from threadpoolctl import threadpool_limits
 from .. import planted
 from .._learn import learn
 from ..engines import RowPlan
-from ..methods.auto import DEFAULTS as AUTO
 from ..metrics import population_mse, relative_error, variance
 from ..network import ReLUNetwork
+from ..options import AutoOptions
 from ..pipeline import MAX_KEPT_ROWS, MAX_VALIDATION_ROWS
 from ..polish import refine, to_network
+from . import generalization
 from .memory import PeakRSS
 
 #: Recovered: exact relative error at most this (docs/evaluation.md).
@@ -75,6 +79,11 @@ def _recovery(d: int, k: int, per_dk: int, families=planted.FAMILIES) -> list[Ca
     return [Case(family, d, k, per_dk * d * k) for family in families]
 
 
+def planted_truth(case: Case, seed: int) -> ReLUNetwork:
+    """The zoo's network of ``case`` for ``seed``."""
+    return planted.make(case.family, case.d, case.k, random_state=seed, **dict(case.knobs))
+
+
 @dataclass
 class Suite:
     cases: list[Case]
@@ -85,6 +94,10 @@ class Suite:
     safran_runs: int = 200
     paper_seeds: int | None = None
     extra: dict = field(default_factory=dict)
+    #: ``plan(seeds, methods) -> [(case, seed, methods)]`` replacing ``cases`` x ``range(seeds)``.
+    plan: Callable | None = None
+    #: ``truth(case, seed) -> ReLUNetwork``.
+    truth: Callable[[Case, int], ReLUNetwork] = planted_truth
 
 
 SUITES = {
@@ -108,6 +121,9 @@ SUITES = {
     "noisy": Suite([Case("random", d, k, n, noise) for d, k, n in ((20, 4, 40_000), (50, 8, 160_000), (100, 5, 100_000))
                     for noise in (0.1, 0.5)], seeds=5, methods=("auto",)),
     "throughput": Suite([], seeds=0, methods=(), extra={"throughput": True}),
+    # auto alone on fresh seeds with every knob drawn at random (never tuned on; generalization.py).
+    "generalization": Suite([], seeds=generalization.DEFAULT_SEEDS, methods=("auto",), plan=generalization.plan,
+                            truth=generalization.build),
     # identify against learn on queryable networks: its own cases (narrowrelu.bench.queries).
     "queries": Suite([], seeds=0, methods=(), extra={"queries": True}),
     # CI's smoke test of the harness: one family, one seed, every method, a small Safran check.
@@ -126,7 +142,7 @@ def oracle_excess_risk(X, y, truth: ReLUNetwork, validation_fraction: float = 0.
     plan = RowPlan.for_rows(len(y), validation_fraction, MAX_VALIDATION_ROWS, MAX_KEPT_ROWS)
     rows = plan.kept(0, len(y))
     with threadpool_limits(1, user_api="blas"):
-        U, fit = refine(X[rows], y[rows], truth.directions, None, max_iter=AUTO["polish_iter"])
+        U, fit = refine(X[rows], y[rows], truth.directions, None, max_iter=AutoOptions().polish_iter)
     return population_mse(to_network(U, fit, None, truth.d), truth)
 
 
@@ -139,11 +155,43 @@ def _error(model, truth: ReLUNetwork, seed: int) -> dict:
     return {"relative_error": error, "error_kind": "monte-carlo", "error_standard_error": se}
 
 
+#: Epochs of each trial learning rate when tuning (one restart each; ours).
+TUNING_EPOCHS = 20
+
+
+def tuned_learning_rate(tuning_truth: ReLUNetwork, n: int, k: int, optimizer: str = "adam") -> float:
+    """The best learning rate of the baselines' grid on ``n`` rows drawn from ``tuning_truth``.
+
+    ``tuning_truth`` is the instance planted with the separate seed ``TUNING_SEED``, never the
+    one the comparison runs on; its rows are drawn with seed ``TUNING_SEED + 1``.
+    """
+    from ..baselines import tune_learning_rate
+
+    X, y = planted.sample(tuning_truth, n, random_state=TUNING_SEED + 1)
+    return tune_learning_rate(X, y, k, optimizer=optimizer, epochs=TUNING_EPOCHS, random_state=TUNING_SEED)[0]
+
+
+def tuned_adam(X, y, k: int, tuning_truth: ReLUNetwork, *, random_state: int,
+               truth: ReLUNetwork | None = None) -> ReLUNetwork:
+    """The harness's ``adam`` baseline: learning rate tuned on ``tuning_truth`` (:func:`tuned_learning_rate`),
+    then ``RESTARTS`` restarts of ``EPOCHS`` epochs on ``(X, y)``, best by held-out loss.
+
+    With ``truth`` (noiseless data), training stops the moment the exact error reaches
+    ``RECOVERED``. Needs torch. ``report`` records the learning rate, epochs and restarts.
+    """
+    from ..baselines import BASELINES
+
+    lr = tuned_learning_rate(tuning_truth, len(y), k)
+    stop = None if truth is None else (lambda net: relative_error(net, truth) <= RECOVERED)
+    return BASELINES["adam"](X, y, k, lr=lr, random_state=random_state, stop=stop)
+
+
 class _Rates:
     """Learning rates tuned once per (family, optimiser) on a separate seed."""
 
-    def __init__(self):
+    def __init__(self, truth=planted_truth):
         self.cache: dict[tuple[str, str], float] = {}
+        self.truth = truth
 
     def get(self, case: Case, method: str) -> float | None:
         if method not in ("adam", "sgd", "adam-wide", "zhong17"):
@@ -151,24 +199,20 @@ class _Rates:
         optimizer = "sgd" if method == "sgd" else "adam"
         key = (case.family, optimizer)
         if key not in self.cache:
-            from ..baselines import tune_learning_rate
-
-            truth = planted.make(case.family, case.d, case.k, random_state=TUNING_SEED, **dict(case.knobs))
-            X, y = planted.sample(truth, case.n, random_state=TUNING_SEED + 1)
-            self.cache[key] = tune_learning_rate(X, y, case.k, optimizer=optimizer, epochs=20,
-                                                 random_state=TUNING_SEED)[0]
+            self.cache[key] = tuned_learning_rate(self.truth(case, TUNING_SEED), case.n, case.k, optimizer)
         return self.cache[key]
 
 
-def run_one(case: Case, seed: int, method: str, X, y, truth: ReLUNetwork, rates: _Rates) -> dict:
-    """One method on one sampled instance: the record."""
+def run_one(case: Case, seed: int, method: str, X, y, truth: ReLUNetwork, rates: _Rates,
+            options: dict | None = None) -> dict:
+    """One method on one sampled instance: the record; ``options`` go to ``learn`` for our methods."""
     record = asdict(case) | {"knobs": dict(case.knobs), "seed": seed, "method": method, "note": ""}
     lr = rates.get(case, method)
     start = time.perf_counter()
     with PeakRSS() as memory:
         try:
             if method in OURS:
-                model = learn(X, y, case.k, method=method, random_state=seed)
+                model = learn(X, y, case.k, method=method, random_state=seed, **(options or {}))
                 record |= {"passes": model.report.passes, "samples_used": model.report.n_train}
             else:
                 from ..baselines import BASELINES
@@ -204,17 +248,21 @@ def _commit() -> str:
         return "unknown"
 
 
-def _meta(suite: str) -> dict:
+def _meta(suite: str, options: dict, seeds: int | None = None) -> dict:
     from .. import __version__
     from ..moments import default_n_jobs
 
+    command = (f"narrowrelu bench --suite {suite}" + (f" --seeds {seeds}" if seeds else "")
+               + "".join(f" --option {name}={json.dumps(value)}" for name, value in options.items()))
     return {"suite": suite, "date": time.strftime("%Y-%m-%d %H:%M"), "commit": _commit(), "version": __version__,
             "machine": platform.machine(), "processor": platform.processor(), "cores": default_n_jobs(),
-            "python": platform.python_version(), "command": f"narrowrelu bench --suite {suite}"}
+            "python": platform.python_version(), "command": command, "options": options}
 
 
 def _plan(spec: Suite, methods, seeds) -> list[tuple[Case, int, list[str]]]:
     """(case, seed, methods) triples; the slow paper methods run on the first ``paper_seeds`` seeds only."""
+    if spec.plan is not None:
+        return spec.plan(seeds, methods or spec.methods)
     runs = []
     for case in spec.cases:
         chosen = methods or (spec.methods if case.tag in ("zoo", "safran") else spec.sweep_methods)
@@ -225,10 +273,11 @@ def _plan(spec: Suite, methods, seeds) -> list[tuple[Case, int, list[str]]]:
 
 
 def run(suite: str, out: Path, *, methods: list[str] | None = None, seeds: int | None = None,
-        progress=None) -> dict:
+        options: dict | None = None, progress=None) -> dict:
     """Run (or continue) ``suite``; write results.json, results.md and the plots under ``out``.
 
-    ``progress(done, total, label)`` is called after every run.
+    ``options`` are passed to ``learn`` for our methods and recorded in ``meta``; ``progress(done,
+    total, label)`` is called after every run.
     """
     if suite not in SUITES:
         raise ValueError(f"unknown suite {suite!r}; expected one of {', '.join(SUITES)}")
@@ -243,12 +292,16 @@ def run(suite: str, out: Path, *, methods: list[str] | None = None, seeds: int |
 
         return run_queries(out, _meta(suite), progress, seeds=seeds)
     file = out / "results.json"
-    results = json.loads(file.read_text()) if file.exists() else {"meta": _meta(suite), "records": []}
+    options = dict(options or {})
+    results = json.loads(file.read_text()) if file.exists() else {"meta": _meta(suite, options, seeds), "records": []}
+    if results["meta"].get("options", {}) != json.loads(json.dumps(options)):
+        raise ValueError(f"{file} holds results for the options {results['meta'].get('options', {})}, not "
+                         f"{options}; choose another --out directory")
     done = {_key(r) for r in results["records"]}
     plan = _plan(spec, methods, seeds)
     total = sum(len(m) for _, _, m in plan) + len(spec.safran_ks) + bool(spec.extra)
     count = 0
-    rates = _Rates()
+    rates = _Rates(spec.truth)
 
     def save(record: dict | None = None, label: str = "") -> None:
         nonlocal count
@@ -268,7 +321,7 @@ def run(suite: str, out: Path, *, methods: list[str] | None = None, seeds: int |
         else:
             save(label="skipped")
     for case, seed, chosen in plan:
-        truth = planted.make(case.family, case.d, case.k, random_state=seed, **dict(case.knobs))
+        truth = spec.truth(case, seed)
         X = y = None
         for method in chosen:
             probe = asdict(case) | {"knobs": dict(case.knobs), "seed": seed, "method": method}
@@ -278,7 +331,7 @@ def run(suite: str, out: Path, *, methods: list[str] | None = None, seeds: int |
             if X is None:
                 X, y = planted.sample(truth, case.n, noise=case.noise, random_state=1000 + seed)
                 oracle = oracle_excess_risk(X, y, truth) if case.noise else None
-            record = run_one(case, seed, method, X, y, truth, rates)
+            record = run_one(case, seed, method, X, y, truth, rates, options)
             if oracle is not None and "excess_risk" in record:
                 record |= {"oracle_excess_risk": oracle, "ratio_to_oracle": record["excess_risk"] / oracle}
             save(record, f"{case.family} d={case.d} k={case.k} seed={seed} {method}")

@@ -97,10 +97,81 @@ def write_markdown(results: dict, path: Path) -> None:
             lines.append(f"| {r['k']} | {r['reference_percent']} | {r['spurious_percent']:.1f} ± "
                          f"{r['standard_error_percent']:.1f} | {r['runs']} | {z} | {r['converged']}/{r['runs']} |")
         lines.append("")
+    if any(r.get("tag") == "generalization" for r in records):
+        lines += generalization_section(records)
     for r in records:
         if r.get("method") == "throughput":
             lines += ["## Throughput and memory", "", "```", _throughput_text(r), "```", ""]
     path.write_text("\n".join(lines))
+
+
+def _knobs_text(knobs: dict) -> str:
+    def show(value):
+        if isinstance(value, float):
+            return f"{value:.3g}"
+        if isinstance(value, list | tuple):
+            return "(" + ", ".join(show(v) for v in value) + ")"
+        return str(value)
+
+    return ", ".join(f"{name}={show(value)}" for name, value in knobs.items())
+
+
+def generalization_rows(records: list[dict]) -> list[dict]:
+    """One row per (structure, method) of the generalization suite, then one per method over all noiseless
+    structures: successes, trials, the Clopper-Pearson 95% interval, errors, seconds."""
+    from .generalization import confidence_interval, success
+
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in records:
+        if r.get("tag") == "generalization":
+            groups[(r["family"], r["method"])].append(r)
+            if not r["noise"]:
+                groups[("all noiseless", r["method"])].append(r)
+    rows = []
+    for (structure, method), rs in groups.items():
+        wins = sum(success(r) for r in rs)
+        noisy = all(r["noise"] for r in rs)
+        score = [r.get("ratio_to_oracle", np.nan) if noisy else r["relative_error"] for r in rs]
+        score = [np.inf if v is None or not np.isfinite(v) else v for v in score]
+        rows.append({"structure": structure, "method": method, "noisy": noisy, "trials": len(rs), "successes": wins,
+                     "ci": confidence_interval(wins, len(rs)), "median": float(np.median(score)),
+                     "worst": float(np.max(score)), "median_seconds": _median(r["seconds"] for r in rs),
+                     "max_seconds": max(r["seconds"] for r in rs),
+                     "d": (min(r["d"] for r in rs), max(r["d"] for r in rs)),
+                     "k": (min(r["k"] for r in rs), max(r["k"] for r in rs))})
+    return sorted(rows, key=lambda row: row["structure"] == "all noiseless")
+
+
+def generalization_section(records: list[dict]) -> list[str]:
+    """The success table with binomial confidence intervals and every failure with its knobs."""
+    from .generalization import NOISY_SUCCESS, success
+
+    lines = ["## Generalization: fresh seeds, knobs drawn at random (never tuned on)", "",
+             f"Success: exact relative error ≤ 1e-4 (noiseless) or excess risk ≤ {NOISY_SUCCESS} × the oracle's "
+             "(noisy; the oracle is the refinement started at the truth on the same rows). 95% interval: "
+             "Clopper–Pearson (exact binomial).", "",
+             "| structure | method | success | rate | 95% CI | d | k | median score | worst score | median s | max s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in generalization_rows(records):
+        low, high = r["ci"]
+        kind = "× oracle" if r["noisy"] else "rel. error"
+        lines.append(f"| {r['structure']} | {r['method']} | {r['successes']}/{r['trials']} | "
+                     f"{r['successes'] / r['trials']:.1%} | [{low:.1%}, {high:.1%}] | {r['d'][0]}–{r['d'][1]} | "
+                     f"{r['k'][0]}–{r['k'][1]} | {r['median']:.2g} {kind} | {r['worst']:.2g} {kind} | "
+                     f"{r['median_seconds']:.1f} | {r['max_seconds']:.1f} |")
+    failures = [r for r in records if r.get("tag") == "generalization" and not success(r)]
+    lines += ["", f"### Failures ({len(failures)})", ""]
+    if failures:
+        lines += ["| structure | seed | method | d | k | n | noise | rel. error | × oracle | knobs |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in failures:
+            ratio = r.get("ratio_to_oracle")
+            lines.append(f"| {r['family']} | {r['seed']} | {r['method']}{' (' + r['note'] + ')' if r['note'] else ''} "
+                         f"| {r['d']} | {r['k']} | {r['n']:,} | {r['noise']} | {r['relative_error']:.2e} | "
+                         f"{'–' if ratio is None else f'{ratio:.2f}'} | {_knobs_text(r['knobs'])} |")
+    else:
+        lines.append("None.")
+    return [*lines, ""]
 
 
 def _throughput_text(r: dict) -> str:

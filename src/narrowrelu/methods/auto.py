@@ -47,7 +47,6 @@ dim V <= 3) and ``max_stages=0`` (no pass after the first).
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from dataclasses import dataclass
 
@@ -62,9 +61,6 @@ from ..repairs import repair_close_pair
 from ..report import Report
 from ..selection import Candidate, agrees, is_exact, keep_best, record
 from ..subspace import grow_on_kept_rows, grow_subspace, low_degree_subspace, random_unit_vectors
-
-#: The defaults as plain data.
-DEFAULTS = dataclasses.asdict(AutoOptions())
 
 
 @dataclass
