@@ -64,7 +64,7 @@ def test_tuned_adam_tunes_on_the_separate_seed_and_runs_the_harness_budget():
     lr = tuned_learning_rate(tuning, len(y), 2)
     assert lr in LR_GRID and tuned_learning_rate(tuning, len(y), 2) == lr  # seeded: the same choice again
     adam = tuned_adam(X, y, 2, tuning, random_state=0)
-    assert adam.k == 2 and adam.report["lr"] == lr
+    assert adam.k == 2 and adam.report.options["lr"] == lr
     assert adam.report["restarts"] == RESTARTS and adam.report["epochs"] == RESTARTS * EPOCHS  # no early stop
     stopped = tuned_adam(X, y, 2, tuning, random_state=0, truth=truth)  # stops once recovered, if ever
     assert stopped.report["epochs"] <= RESTARTS * EPOCHS
