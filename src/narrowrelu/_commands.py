@@ -125,15 +125,10 @@ def _recovery_table(net: ReLUNetwork, truth: ReLUNetwork, title: str) -> Table:
 
 
 def _version() -> str:
-    """The installed distribution's version, or the package's own when it is not installed (a source tree)."""
-    from importlib.metadata import PackageNotFoundError, version
+    """The installed distribution's version (``narrowrelu.__version__``)."""
+    from . import __version__
 
-    try:
-        return version("narrowrelu")
-    except PackageNotFoundError:
-        from . import __version__
-
-        return __version__
+    return __version__
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
