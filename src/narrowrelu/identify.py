@@ -69,6 +69,9 @@ MAX_INTERVALS_PER_LINE = 8192
 PROBES_PER_BATCH = 4096
 #: Default query budget (ours).
 MAX_QUERIES = 2**25
+#: The polish (float32 oracles) runs at most POLISH_ROUNDS rounds of POLISH_ROWS fresh queries per unknown,
+#: and only up to POLISH_MAX_UNKNOWNS unknowns (memory POLISH_ROWS POLISH_MAX_UNKNOWNS^2 floats) (ours).
+POLISH_ROUNDS, POLISH_ROWS, POLISH_MAX_UNKNOWNS = 8, 32, 1000
 
 
 class _Units:
@@ -159,8 +162,7 @@ def identify(f, d: int | None = None, *, random_state: RandomState = None, max_q
         raise ValueError(f"tol must be a positive relative residual, got {tol}")
     with threadpool_limits(1, user_api="blas"):
         search = _Search(oracle, d, rng, eps, budget)
-        search.run(MIN_SIGHTINGS if eps < 1e-12 else d + 2)  # float32: more lines, fewer units missed
-        search.complete(4 * (d + 2) if eps > 1e-12 else d + 2)
+        search.explore()
         net, stage = _assemble(search, rng, tol)
     stage |= {"queries": oracle.queries, "lines": search.lines, "kinks": search.kinks,
               "dtype": str(oracle.dtype), "seconds": round(time.perf_counter() - start, 4)}
@@ -203,6 +205,12 @@ class _Search:
         return self.f(P + T[:, None] * V)
 
     # -- the search -------------------------------------------------------------------------
+
+    def explore(self) -> None:
+        """The search, then the sightings of every unit (float32 oracles: more of both, fewer units missed)."""
+        low = self.eps > 1e-12
+        self.run(self.d + 2 if low else MIN_SIGHTINGS)
+        self.complete(4 * (self.d + 2) if low else self.d + 2)
 
     def run(self, sightings: int) -> None:
         while self.f.queries < self.budget:
@@ -469,9 +477,11 @@ class _Search:
 
 def _assemble(search: _Search, rng, tol: float) -> tuple[ReLUNetwork, dict]:
     """Weights by least squares, signs from the linear part, and the check on fresh queries."""
-    worst = search.hyperplanes()
     U, d, f = search.units, search.d, search.f
     k = len(U.mu)
+    # float32 oracles: kinks are located to ~sqrt(eps) only; the polish fits the whole network instead
+    worst = _polish(search) if search.eps > 1e-12 and k * (d + 1) + d + 1 <= POLISH_MAX_UNKNOWNS \
+        else search.hyperplanes()
     m = 2 * (k + d + 1) + 64
     X = search.points(2 * m)
     y = f(X)
@@ -510,6 +520,53 @@ def _assemble(search: _Search, rng, tol: float) -> tuple[ReLUNetwork, dict]:
              "missing_kinks": search.missing, "predicted_kinks": search.predicted,
              "dropped_units": search.dropped, "checks": m, "warnings": warn}
     return net, stage
+
+
+def _polish(search: _Search) -> float:
+    r"""Refine every hyperplane by least squares of the whole network on fresh queries; the last relative change.
+
+    Given the activation pattern :math:`a_i(x) = 1[\langle n_i, x\rangle + \beta_i > 0]`, f is linear in
+    :math:`w_i = \mu_i n_i`, :math:`\alpha_i = \mu_i \beta_i`, c and b_0:
+    :math:`f(x) = \sum_i a_i(x) (\langle w_i, x\rangle + \alpha_i) + \langle c, x\rangle + b_0`. Each round
+    takes the pattern of the current hyperplanes on fresh points of the probed region, solves for
+    :math:`(w, \alpha, c, b_0)`, and sets :math:`n_i = \pm w_i / |w_i|`, :math:`\beta_i = \pm\alpha_i / |w_i|`
+    (the sign keeps the orientation). Only points within the hyperplanes' error of a plane are
+    misclassified, so the error shrinks each round until the oracle's rounding dominates
+    (Gauss-Newton on a piecewise linear model). Units with fewer than d + 2 points on either side
+    (dead or always active there) keep their hyperplane. Stops after a round that does not halve
+    the residual (its change is then the precision reached), or after POLISH_ROUNDS rounds.
+    """
+    search.hyperplanes(final=False)  # the hyperplanes through each unit's kink points, to start from
+    U, d, f = search.units, search.d, search.f
+    k = len(U.mu)
+    m = POLISH_ROWS * (k * (d + 1) + d + 1)
+    change, best = 1.0, np.inf
+    for _ in range(POLISH_ROUNDS):
+        if f.queries + m > search.budget:
+            break
+        X = search.points(m)
+        y = f(X)
+        Z = X @ U.n.T + U.beta
+        active = Z > 0
+        free = (active.sum(axis=0) >= d + 2) & ((~active).sum(axis=0) >= d + 2)
+        X1 = np.hstack([X, np.ones((m, 1))])
+        blocks = [(active[:, i, None] * X1) for i in np.flatnonzero(free)]
+        A = np.hstack(blocks + [np.maximum(Z[:, ~free], 0.0), X1])
+        coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+        residual = float(np.max(np.abs(A @ coef - y)))
+        if residual > 2 * best:
+            break
+        W = coef[:(d + 1) * free.sum()].reshape(-1, d + 1)
+        size = np.linalg.norm(W[:, :d], axis=1)
+        sign = np.sign(np.einsum("ij,ij->i", W[:, :d], U.n[free]))
+        n, beta = sign[:, None] * W[:, :d] / size[:, None], sign * W[:, d] / size
+        change = float(np.max(np.abs(np.hstack([n - U.n[free], (beta - U.beta[free])[:, None]])),
+                              initial=0.0))
+        U.n[free], U.beta[free], U.mu[free] = n, beta, sign * size
+        if residual >= best / 2:  # at the oracle's rounding: this round's change is the precision reached
+            break
+        best = residual
+    return max(change, search.eps)
 
 
 def _flipped_set(W: np.ndarray, target: np.ndarray, noise: float):
