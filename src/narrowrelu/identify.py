@@ -294,8 +294,11 @@ class _Search:
         # one kink at t: the values just left of t on a's line, just right of it on b's line
         kink = inside & on_a & (np.abs(gt - line_b(t)) <= allowed) & (np.abs(gl - line_a(t - eta)) <= allowed) \
             & (np.abs(gr - line_b(t + eta)) <= allowed)
+        # no kink: on a's line, and on the chord from a to b (exact to the values' noise, whatever the slopes' error)
+        chord = lambda s: ga + (gb - ga) * (s - a) / length  # noqa: E731
         empty = flat & on_a & (np.abs(gl - line_a(t - eta)) <= allowed) & (np.abs(gr - line_a(t + eta)) <= allowed) \
-            & (np.abs(gb - line_a(b)) <= allowed)
+            & (np.abs(gb - line_a(b)) <= allowed) & (np.abs(gt - chord(t)) <= 2 * self.atol) \
+            & (np.abs(gl - chord(t - eta)) <= 2 * self.atol) & (np.abs(gr - chord(t + eta)) <= 2 * self.atol)
         for j in np.flatnonzero(kink):
             kinks[li[j]].append(t[j])
         split = ~(empty | kink)
