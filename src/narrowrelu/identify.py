@@ -28,11 +28,13 @@ Mironov 2020). Pseudo-code of :func:`identify` (docs/algorithms.md):
            c' = -sum_{flipped} mu_i n_i; with c = 0 the flipped set F solves
            sum_{i in F} mu_i n_i = -c' (least squares when k <= d, else a lattice: LLL)
     check the network on fresh queries of the probed region: residual <= tol, or an error
+    float32: a warning where the residual is far above the oracle's rounding (a unit may be missing)
 
 float32 oracles (eps = 1.2e-7) get shorter lines (REACH_LOW: rounding grows with the largest value
 on a line), wider slope windows (SLOPE_WINDOW_LOW), more sightings and the polish: there a unit
 whose slope jump is within a few hundred ulps of the function's scale can stay unseen, and the
-residual check then refuses (see docs/results/queries).
+residual check then refuses, or warns above FLOOR_ROUNDINGS times the oracle's rounding
+(docs/evaluation.md).
 
 Signs are resolved in polynomial time (no search over :math:`2^k` patterns); when no flipped
 set explains the linear part (a genuine linear term, or units always active on the probed
@@ -84,6 +86,8 @@ MAX_QUERIES = 2**25
 #: The polish (float32 oracles) runs at most POLISH_ROUNDS rounds of POLISH_ROWS fresh queries per unknown,
 #: and only up to POLISH_MAX_UNKNOWNS unknowns (memory POLISH_ROWS POLISH_MAX_UNKNOWNS^2 floats) (ours).
 POLISH_ROUNDS, POLISH_ROWS, POLISH_MAX_UNKNOWNS = 8, 32, 1000
+#: A polished network whose residual exceeds this many times the oracle's rounding is warned about (ours).
+FLOOR_ROUNDINGS = 64.0
 
 
 class _Units:
@@ -508,8 +512,8 @@ def _assemble(search: _Search, rng, tol: float) -> tuple[ReLUNetwork, dict]:
     U, d, f = search.units, search.d, search.f
     k = len(U.mu)
     # float32 oracles: kinks are located to ~sqrt(eps) only; the polish fits the whole network instead
-    worst = _polish(search) if search.low and k * (d + 1) + d + 1 <= POLISH_MAX_UNKNOWNS \
-        else search.hyperplanes()
+    polished = search.low and k * (d + 1) + d + 1 <= POLISH_MAX_UNKNOWNS
+    worst = _polish(search) if polished else search.hyperplanes()
     m = 2 * (k + d + 1) + 64
     X = search.points(2 * m)
     y = f(X)
@@ -541,12 +545,21 @@ def _assemble(search: _Search, rng, tol: float) -> tuple[ReLUNetwork, dict]:
                          "(relative), "
                          f"above tol={tol:.3g}: f is not a one-hidden-layer ReLU network at this precision (deeper, "
                          "another activation, or noisy outputs)")
+    # the oracle's rounding at the check points: eps times the largest sum of the terms' sizes
+    terms = np.abs(hidden(net.directions, net.biases) * net.weights).sum(axis=1) + np.abs(y) \
+        + (np.abs(X * net.linear).sum(axis=1) if net.linear is not None else 0.0)
+    rounding = search.eps * float(np.max(terms[check])) / rms
+    if polished and error > FLOOR_ROUNDINGS * rounding:
+        warn.append(f"the residual on fresh queries ({error:.3g}, relative) is {error / rounding:.0f} times the "
+                    f"oracle's rounding ({rounding:.2g}): a unit too small to be seen at {f.dtype} precision may be "
+                    "missing, or some units are imprecise")
     far = np.abs(net.biases) > GAUSSIAN_SIGMAS if net.biases is not None else np.zeros(0, bool)
     stage = {"units": net.k, "prediction_error": error, "hyperplane_residual": worst, "signs": how,
              "dead": np.flatnonzero(far & (net.biases < 0)).tolist() if k else [],
              "always_active": np.flatnonzero(far & (net.biases > 0)).tolist() if k else [],
              "missing_kinks": search.missing, "predicted_kinks": search.predicted,
-             "dropped_units": search.dropped, "checks": m, "warnings": warn}
+             "dropped_units": search.dropped, "checks": m, "oracle_rounding": rounding,
+             "warnings": warn}
     return net, stage
 
 
