@@ -67,10 +67,11 @@ def test_a_linear_term_is_kept_when_signs_cannot_be_resolved():
     np.testing.assert_allclose(net.predict(X), truth.predict(X), rtol=1e-9, atol=1e-9)
 
 
-def test_float32_oracle_reaches_1e_5_and_says_so():
-    truth = _network(6, 8, seed=4)
+@pytest.mark.parametrize("d, k, seed", [(8, 4, 4), (6, 6, 5), (6, 8, 4), (5, 12, 7), (8, 20, 1)])
+def test_float32_oracle_reaches_1e_5_and_says_so(d, k, seed):
+    truth = _network(d, k, seed=seed)
     U, b, w = (np.asarray(a, np.float32) for a in (truth.directions, truth.biases, truth.weights))
-    net = identify(lambda X: np.maximum(X.astype(np.float32) @ U.T + b, 0) @ w, d=6, random_state=0)
+    net = identify(lambda X: np.maximum(X.astype(np.float32) @ U.T + b, 0) @ w, d=d, random_state=0)
     angle, weight = _worst(net, truth)
     assert angle < 1e-5 and weight < 1e-5
     stage = net.report.stages[0]

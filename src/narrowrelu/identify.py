@@ -12,7 +12,9 @@ Mironov 2020). Pseudo-code of :func:`identify` (docs/algorithms.md):
     lines p + t v, t in [-R, R]: p ~ N(0, I), v uniform on the sphere, R = REACH (sqrt d + 1)
     for each batch of lines (all lines of a batch queried together):
         kinks  <- secant search: on [a, b] with end values and end slopes, the two end lines
-                  meet at t*; one kink there iff f(t*) lies on them, else split at t*
+                  meet at t*; one kink there iff f(t*) lies on them (float32: and f is linear
+                  on each side, midpoints on the chords), none iff f(t*) lies on a's line and
+                  on the chord a-b, else split at t*
         refine each kink from two short lines on its sides: location, slope jump
         match each kink to a known hyperplane (<n, x> + beta = 0, slope jump mu |<n, v>|);
         unmatched kinks: gradient jump J by central differences on both sides -> new unit
@@ -20,11 +22,19 @@ Mironov 2020). Pseudo-code of :func:`identify` (docs/algorithms.md):
         every known unit's hyperplane that crosses the line must have its kink there
     probe lines along each unit's normal, through N(0, I) points projected on its plane: d + 2 kink points
     refine each unit: the hyperplane through its kink points (TLS)
+    float32: polish every hyperplane by least squares of the whole network in its activation pattern
     weights: least squares of f on [relu(X n^T + beta), X, 1] at queries of the probed region
     signs: relu(z) = z + relu(-z), so orientations only move mass into the linear term
            c' = -sum_{flipped} mu_i n_i; with c = 0 the flipped set F solves
            sum_{i in F} mu_i n_i = -c' (least squares when k <= d, else a lattice: LLL)
     check the network on fresh queries of the probed region: residual <= tol, or an error
+    float32: a warning where the residual is far above the oracle's rounding (a unit may be missing)
+
+float32 oracles (eps = 1.2e-7) get shorter lines (REACH_LOW: rounding grows with the largest value
+on a line), wider slope windows (SLOPE_WINDOW_LOW), more sightings and the polish: there a unit
+whose slope jump is within a few hundred ulps of the function's scale can stay unseen, and the
+residual check then refuses, or warns above FLOOR_ROUNDINGS times the oracle's rounding
+(docs/evaluation.md).
 
 Signs are resolved in polynomial time (no search over :math:`2^k` patterns); when no flipped
 set explains the linear part (a genuine linear term, or units always active on the probed
@@ -47,8 +57,12 @@ from .report import Report
 
 __all__ = ["identify", "IdentifyReport"]
 
-#: Lines reach ``REACH * (sqrt(d) + 1)`` either side of their Gaussian point (ours).
-REACH = 4.0
+#: Lines reach ``REACH * (sqrt(d) + 1)`` either side of their Gaussian point; ``REACH_LOW`` for float32
+#: oracles, whose rounding grows with the largest value on the line (ours).
+REACH, REACH_LOW = 4.0, 2.0
+#: The slopes at a split point of the secant search are measured over 1/SLOPE_WINDOW of the shorter side
+#: (SLOPE_WINDOW_LOW for float32 oracles: a slope's rounding error is 2 atol / window) (ours).
+SLOPE_WINDOW, SLOPE_WINDOW_LOW = 64, 8
 #: Lines searched together (one batch of queries per search round) (ours).
 LINES_PER_BATCH = 4
 #: At least this many lines are searched (ours).
@@ -69,25 +83,31 @@ MAX_INTERVALS_PER_LINE = 8192
 PROBES_PER_BATCH = 4096
 #: Default query budget (ours).
 MAX_QUERIES = 2**25
+#: The polish (float32 oracles) runs at most POLISH_ROUNDS rounds of POLISH_ROWS fresh queries per unknown,
+#: and only up to POLISH_MAX_UNKNOWNS unknowns (memory POLISH_ROWS POLISH_MAX_UNKNOWNS^2 floats) (ours).
+POLISH_ROUNDS, POLISH_ROWS, POLISH_MAX_UNKNOWNS = 8, 32, 1000
+#: A polished network whose residual exceeds this many times the oracle's rounding is warned about (ours).
+FLOOR_ROUNDINGS = 64.0
 
 
 class _Units:
     """Units found so far: unit normals ``n``, offsets ``beta``, weights ``mu``, the relative error of each
-    hyperplane, how often each was absent where predicted, and each unit's kink points."""
+    hyperplane, how often its kink was predicted on a line and how often absent there, and its kink points."""
 
     def __init__(self, d: int):
         self.n, self.beta, self.mu = np.zeros((0, d)), np.zeros(0), np.zeros(0)
-        self.error, self.absent, self.points = np.zeros(0), np.zeros(0, int), []
+        self.error, self.absent, self.expected, self.points = np.zeros(0), np.zeros(0, int), np.zeros(0, int), []
 
     def add(self, n, beta, mu, error, x):
         self.n, self.beta = np.vstack([self.n, n]), np.concatenate([self.beta, beta])
         self.mu, self.error = np.concatenate([self.mu, mu]), np.concatenate([self.error, error])
         self.absent = np.concatenate([self.absent, np.zeros(len(mu), int)])
+        self.expected = np.concatenate([self.expected, np.zeros(len(mu), int)])
         self.points += [[row] for row in x]
 
     def keep(self, rows: np.ndarray) -> None:
-        self.n, self.beta, self.mu, self.error, self.absent = (a[rows] for a in (self.n, self.beta, self.mu,
-                                                                                   self.error, self.absent))
+        self.n, self.beta, self.mu, self.error, self.absent, self.expected = (
+            a[rows] for a in (self.n, self.beta, self.mu, self.error, self.absent, self.expected))
         self.points = [self.points[i] for i in np.flatnonzero(rows)]
 
     def sightings(self) -> np.ndarray:
@@ -159,8 +179,7 @@ def identify(f, d: int | None = None, *, random_state: RandomState = None, max_q
         raise ValueError(f"tol must be a positive relative residual, got {tol}")
     with threadpool_limits(1, user_api="blas"):
         search = _Search(oracle, d, rng, eps, budget)
-        search.run(MIN_SIGHTINGS if eps < 1e-12 else d + 2)  # float32: more lines, fewer units missed
-        search.complete(4 * (d + 2) if eps > 1e-12 else d + 2)
+        search.explore()
         net, stage = _assemble(search, rng, tol)
     stage |= {"queries": oracle.queries, "lines": search.lines, "kinks": search.kinks,
               "dtype": str(oracle.dtype), "seconds": round(time.perf_counter() - start, 4)}
@@ -179,7 +198,8 @@ class _Search:
 
     def __init__(self, oracle, d: int, rng, eps: float, budget: int):
         self.f, self.d, self.rng, self.eps, self.budget = oracle, d, rng, eps, budget
-        self.R = REACH * (np.sqrt(d) + 1.0)
+        self.low = eps > 1e-12  # float32: values good to ~1e-7 of the scale only
+        self.R = (REACH_LOW if self.low else REACH) * (np.sqrt(d) + 1.0)
         self.units = _Units(d)
         self.lines = self.kinks = self.missing = self.predicted = self.dropped = 0
         self.warnings: list[str] = []
@@ -204,6 +224,11 @@ class _Search:
 
     # -- the search -------------------------------------------------------------------------
 
+    def explore(self) -> None:
+        """The search, then the sightings of every unit (float32 oracles: more of both, fewer units missed)."""
+        self.run(self.d + 2 if self.low else MIN_SIGHTINGS)
+        self.complete(4 * (self.d + 2) if self.low else self.d + 2)
+
     def run(self, sightings: int) -> None:
         while self.f.queries < self.budget:
             P = self.rng.standard_normal((LINES_PER_BATCH, self.d))
@@ -226,13 +251,15 @@ class _Search:
 
     def _prune(self) -> None:
         """Drop units absent where their hyperplane predicts a kink on at least two lines and a fifth of the
-        time (several close kinks taken for one); refuse when half the predicted kinks are absent."""
+        times predicted or seen (several close kinks taken for one); refuse when half the predicted kinks are
+        absent."""
         U = self.units
         if self.lines >= MIN_LINES and self.missing > 0.5 * self.predicted:
             raise ValueError(f"{self.f.name}: the kinks do not lie on consistent hyperplanes ({self.missing} of "
                              f"{self.predicted} kinks predicted by earlier lines' hyperplanes are absent): not a "
                              "one-hidden-layer ReLU network (deeper, or another activation)")
-        drop = (U.absent >= 2) & (U.absent > 0.2 * U.sightings()) | (U.absent > 0) & (U.sightings() == 1)
+        times = np.maximum(U.sightings(), U.expected)
+        drop = (U.absent >= 2) & (U.absent > 0.2 * times) | (U.absent > 0) & (U.sightings() == 1)
         self.dropped += int(drop.sum())
         U.keep(~drop)
 
@@ -278,7 +305,7 @@ class _Search:
         flat = np.abs(denom) <= ea + eb
         inside = np.isfinite(t) & (t > a + 1e-3 * length) & (t < b - 1e-3 * length) & ~flat
         t = np.where(inside, t, 0.5 * (a + b))
-        eta = np.minimum(t - a, b - t) / 64
+        eta = np.minimum(t - a, b - t) / (SLOPE_WINDOW_LOW if self.low else SLOPE_WINDOW)
         gl, gt, gr = self.g(P[np.tile(li, 3)], V[np.tile(li, 3)], np.concatenate([t - eta, t, t + eta])).reshape(3, -1)
         line_a, line_b = lambda s: ga + sa * (s - a), lambda s: gb + sb * (s - b)  # noqa: E731
         allowed = 2 * self.atol + ea * (t - a) + eb * (b - t)
@@ -286,8 +313,13 @@ class _Search:
         # one kink at t: the values just left of t on a's line, just right of it on b's line
         kink = inside & on_a & (np.abs(gt - line_b(t)) <= allowed) & (np.abs(gl - line_a(t - eta)) <= allowed) \
             & (np.abs(gr - line_b(t + eta)) <= allowed)
+        # no kink: on a's line, and on the chord from a to b (exact to the values' noise, whatever the slopes' error)
+        chord = lambda s: ga + (gb - ga) * (s - a) / length  # noqa: E731
         empty = flat & on_a & (np.abs(gl - line_a(t - eta)) <= allowed) & (np.abs(gr - line_a(t + eta)) <= allowed) \
-            & (np.abs(gb - line_a(b)) <= allowed)
+            & (np.abs(gb - line_a(b)) <= allowed) & (np.abs(gt - chord(t)) <= 2 * self.atol) \
+            & (np.abs(gl - chord(t - eta)) <= 2 * self.atol) & (np.abs(gr - chord(t + eta)) <= 2 * self.atol)
+        if self.low:  # float32: the end slopes' error can hide a small kink next to a large one
+            kink[kink] = self._linear_sides(P, V, *(q[kink] for q in (li, a, b, ga, gb, t, gl, gr, eta)))
         for j in np.flatnonzero(kink):
             kinks[li[j]].append(t[j])
         split = ~(empty | kink)
@@ -299,6 +331,13 @@ class _Search:
         sb, eb = self._slope(P, V, li, b, gb, sb, eb, (t - b) / 16)
         return [np.concatenate(pair) for pair in ((li, li), (a, t), (t, b), (ga, gt), (gt, gb), (sa, (gr - gt) / eta),
                                                   ((gt - gl) / eta, sb), (ea, e), (e, eb))]
+
+    def _linear_sides(self, P, V, li, a, b, ga, gb, t, gl, gr, eta) -> np.ndarray:
+        """Whether f is linear on both sides of the kink at t: the midpoints of [a, t - eta] and [t + eta, b] on
+        the chords, to the values' noise."""
+        m1, m2 = (a + t - eta) / 2, (t + eta + b) / 2
+        g1, g2 = self.g(P[np.tile(li, 2)], V[np.tile(li, 2)], np.concatenate([m1, m2])).reshape(2, -1)
+        return (np.abs(g1 - (ga + gl) / 2) <= 2 * self.atol) & (np.abs(g2 - (gr + gb) / 2) <= 2 * self.atol)
 
     def _slope(self, P, V, li, t, gt, s, e, eta):
         """The slope at t measured again over ``eta`` (signed: the side) where its window exceeds 4 |eta|."""
@@ -359,6 +398,7 @@ class _Search:
             where = -(U.n @ p + U.beta) / (U.n @ v)
         expected = np.flatnonzero((np.abs(where) < 0.95 * self.R) & (np.abs(U.n @ v) > 1e-3))
         absent = np.setdiff1d(expected, matched)
+        U.expected[expected] += 1
         self.predicted += expected.size
         if absent.size == 0:
             return np.zeros(0)
@@ -469,9 +509,11 @@ class _Search:
 
 def _assemble(search: _Search, rng, tol: float) -> tuple[ReLUNetwork, dict]:
     """Weights by least squares, signs from the linear part, and the check on fresh queries."""
-    worst = search.hyperplanes()
     U, d, f = search.units, search.d, search.f
     k = len(U.mu)
+    # float32 oracles: kinks are located to ~sqrt(eps) only; the polish fits the whole network instead
+    polished = search.low and k * (d + 1) + d + 1 <= POLISH_MAX_UNKNOWNS
+    worst = _polish(search) if polished else search.hyperplanes()
     m = 2 * (k + d + 1) + 64
     X = search.points(2 * m)
     y = f(X)
@@ -503,13 +545,69 @@ def _assemble(search: _Search, rng, tol: float) -> tuple[ReLUNetwork, dict]:
                          "(relative), "
                          f"above tol={tol:.3g}: f is not a one-hidden-layer ReLU network at this precision (deeper, "
                          "another activation, or noisy outputs)")
+    # the oracle's rounding at the check points: eps times the largest sum of the terms' sizes
+    terms = np.abs(hidden(net.directions, net.biases) * net.weights).sum(axis=1) + np.abs(y) \
+        + (np.abs(X * net.linear).sum(axis=1) if net.linear is not None else 0.0)
+    rounding = search.eps * float(np.max(terms[check])) / rms
+    if polished and error > FLOOR_ROUNDINGS * rounding:
+        warn.append(f"the residual on fresh queries ({error:.3g}, relative) is {error / rounding:.0f} times the "
+                    f"oracle's rounding ({rounding:.2g}): a unit too small to be seen at {f.dtype} precision may be "
+                    "missing, or some units are imprecise")
     far = np.abs(net.biases) > GAUSSIAN_SIGMAS if net.biases is not None else np.zeros(0, bool)
     stage = {"units": net.k, "prediction_error": error, "hyperplane_residual": worst, "signs": how,
              "dead": np.flatnonzero(far & (net.biases < 0)).tolist() if k else [],
              "always_active": np.flatnonzero(far & (net.biases > 0)).tolist() if k else [],
              "missing_kinks": search.missing, "predicted_kinks": search.predicted,
-             "dropped_units": search.dropped, "checks": m, "warnings": warn}
+             "dropped_units": search.dropped, "checks": m, "oracle_rounding": rounding,
+             "warnings": warn}
     return net, stage
+
+
+def _polish(search: _Search) -> float:
+    r"""Refine every hyperplane by least squares of the whole network on fresh queries; the last relative change.
+
+    Given the activation pattern :math:`a_i(x) = 1[\langle n_i, x\rangle + \beta_i > 0]`, f is linear in
+    :math:`w_i = \mu_i n_i`, :math:`\alpha_i = \mu_i \beta_i`, c and b_0:
+    :math:`f(x) = \sum_i a_i(x) (\langle w_i, x\rangle + \alpha_i) + \langle c, x\rangle + b_0`. Each round
+    takes the pattern of the current hyperplanes on fresh points of the probed region, solves for
+    :math:`(w, \alpha, c, b_0)`, and sets :math:`n_i = \pm w_i / |w_i|`, :math:`\beta_i = \pm\alpha_i / |w_i|`
+    (the sign keeps the orientation). Only points within the hyperplanes' error of a plane are
+    misclassified, so the error shrinks each round until the oracle's rounding dominates
+    (Gauss-Newton on a piecewise linear model). Units with fewer than d + 2 points on either side
+    (dead or always active there) keep their hyperplane. Stops after a round that does not halve
+    the residual (its change is then the precision reached), or after POLISH_ROUNDS rounds.
+    """
+    search.hyperplanes(final=False)  # the hyperplanes through each unit's kink points, to start from
+    U, d, f = search.units, search.d, search.f
+    k = len(U.mu)
+    m = POLISH_ROWS * (k * (d + 1) + d + 1)
+    change, best = 1.0, np.inf
+    for _ in range(POLISH_ROUNDS):
+        if f.queries + m > search.budget:
+            break
+        X = search.points(m)
+        y = f(X)
+        Z = X @ U.n.T + U.beta
+        active = Z > 0
+        free = (active.sum(axis=0) >= d + 2) & ((~active).sum(axis=0) >= d + 2)
+        X1 = np.hstack([X, np.ones((m, 1))])
+        blocks = [(active[:, i, None] * X1) for i in np.flatnonzero(free)]
+        A = np.hstack(blocks + [np.maximum(Z[:, ~free], 0.0), X1])
+        coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+        residual = float(np.max(np.abs(A @ coef - y)))
+        if residual > 2 * best:
+            break
+        W = coef[:(d + 1) * free.sum()].reshape(-1, d + 1)
+        size = np.linalg.norm(W[:, :d], axis=1)
+        sign = np.sign(np.einsum("ij,ij->i", W[:, :d], U.n[free]))
+        n, beta = sign[:, None] * W[:, :d] / size[:, None], sign * W[:, d] / size
+        change = float(np.max(np.abs(np.hstack([n - U.n[free], (beta - U.beta[free])[:, None]])),
+                              initial=0.0))
+        U.n[free], U.beta[free], U.mu[free] = n, beta, sign * size
+        if residual >= best / 2:  # at the oracle's rounding: this round's change is the precision reached
+            break
+        best = residual
+    return max(change, search.eps)
 
 
 def _flipped_set(W: np.ndarray, target: np.ndarray, noise: float):
