@@ -14,8 +14,8 @@ zoo), :mod:`~narrowrelu.options` (typed method options), :mod:`~narrowrelu.excep
 from importlib.metadata import PackageNotFoundError, version
 
 from . import exceptions, hermite, metrics, moments, options, planted
+from ._identify import identify
 from ._learn import learn
-from .identify import identify
 from .metrics import population_mse, relative_error
 from .network import ReLUNetwork
 

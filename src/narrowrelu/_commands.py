@@ -288,7 +288,7 @@ def _importable_here(model: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def identify(model, d, seed, max_queries, tol, output, as_json) -> None:
     """Identify a one-hidden-layer ReLU MODEL (.onnx or module:function) exactly from queries."""
-    from .identify import identify as identify_network
+    from ._identify import identify as identify_network
 
     model_path = _new_path(output)
     _importable_here(model)

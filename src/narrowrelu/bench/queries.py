@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .._identify import identify
 from .._learn import learn
-from ..identify import identify
 from ..metrics import relative_error
 from ..network import ReLUNetwork, angles_between
 from ..sources import FunctionSource
