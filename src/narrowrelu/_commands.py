@@ -263,6 +263,11 @@ def fit(data, k, method, target, seed, validation_fraction, standardize, option,
         net = learn(source, None, _width(k), method=method, random_state=seed,
                     validation_fraction=validation_fraction, standardize=standardize, engine=runner,
                     **_pairs(option, "--option"))
+    _write_model(net, model_path, as_json)
+
+
+def _write_model(net: ReLUNetwork, model_path: Path, as_json: bool) -> None:
+    """Save ``net`` and print its report (as JSON with ``--json``)."""
     net.save(model_path)
     if as_json:
         click.echo(json.dumps({"model": str(model_path), "report": net.report.to_dict()}, indent=2))
@@ -293,12 +298,7 @@ def identify(model, d, seed, max_queries, tol, output, as_json) -> None:
     model_path = _new_path(output)
     _importable_here(model)
     net = identify_network(model, d, random_state=seed, max_queries=max_queries, tol=tol)
-    net.save(model_path)
-    if as_json:
-        click.echo(json.dumps({"model": str(model_path), "report": net.report.to_dict()}, indent=2))
-    else:
-        out.print(str(net.report), markup=False)
-        out.print(f"model: {model_path} (k={net.k}, d={net.d})")
+    _write_model(net, model_path, as_json)
 
 
 @app.command()
