@@ -180,7 +180,7 @@ def demo(family, d, k, n, noise, seed, baseline, png) -> None:
             adam = tuned_adam(X, y, k, tuning, random_state=seed, truth=None if noise else truth)
             others["PyTorch Adam (tuned)"] = adam
             rows.append(("PyTorch Adam", adam, time.perf_counter() - start,
-                         f"lr {adam.report['lr']:g} (tuned on seed {TUNING_SEED}; time includes tuning), "
+                         f"lr {adam.report.options['lr']:g} (tuned on seed {TUNING_SEED}; time includes tuning), "
                          f"{adam.report['restarts']} restarts, {adam.report['epochs']} epochs"))
         except ImportError as exc:
             out.print(f"PyTorch Adam skipped: {exc}")
