@@ -85,8 +85,28 @@ def test_torch_module_and_onnx_file(tmp_path):
     for model in (truth.to_torch(), str(truth.to_onnx(tmp_path / "m.onnx"))):
         net = identify(model, random_state=0)  # d from the model
         assert net.d == 5 and _worst(net, truth)[0] < 1e-9
-    net = identify(str(truth.to_onnx(tmp_path / "m32.onnx", dtype=np.float32)), random_state=0)
+    path = truth.to_onnx(tmp_path / "m32.onnx", dtype=np.float32)
+    saved = path.read_bytes()
+    rounded = ReLUNetwork(*(a.astype(np.float32).astype(float) for a in (truth.weights, truth.directions)),
+                          biases=truth.biases.astype(np.float32).astype(float))
+    net = identify(str(path), random_state=0)  # a float64 copy in memory: the float32 weights' function, exactly
+    stage = net.report.stages[0]
+    assert (stage["dtype"], stage["model_dtype"]) == ("float64", "float32") and _worst(net, rounded)[0] < 1e-9
+    assert path.read_bytes() == saved
+    net = identify(str(path), random_state=0, precision="model")
     assert net.report.stages[0]["dtype"] == "float32" and _worst(net, truth)[0] < 1e-4
+
+
+def test_an_onnx_graph_with_other_operators_is_queried_in_float32_with_a_note(tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from narrowrelu import oracles
+
+    monkeypatch.setattr(oracles, "_ONNX_DOUBLE_OPS", oracles._ONNX_DOUBLE_OPS - {"Relu"})
+    truth = _network(4, 3, seed=1)
+    net = identify(str(truth.to_onnx(tmp_path / "m32.onnx", dtype=np.float32)), random_state=0)
+    stage = net.report.stages[0]
+    assert stage["dtype"] == "float32" and "Relu" in stage["oracle_note"] and _worst(net, truth)[0] < 1e-4
 
 
 def test_deeper_other_activation_and_noisy_models_are_refused():

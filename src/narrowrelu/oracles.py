@@ -8,7 +8,8 @@ a numpy callable                ``f(X) -> y`` on arrays (m, d); ``d`` must be gi
 ``"module:function"``           an importable numpy callable, e.g. ``"mypkg.teacher:forward"``
 a ``torch.nn.Module``           evaluated without gradients on its parameters' device, by default
                                 as a float64 copy (below); ``d`` from its first weight matrix
-an ONNX file (``*.onnx``)       run with onnxruntime; ``d`` and the dtype from its input
+an ONNX file (``*.onnx``)       run with onnxruntime; ``d`` and the dtype from its input (a float32
+                                graph of MatMul/Add/Relu-type operators as a float64 copy, below)
 ==============================  ==============================================================
 
 An :class:`Oracle` rounds the query points to the model's input dtype, calls it in batches of
@@ -22,9 +23,11 @@ caller's module is never modified) computes the same function with float64 round
 queries are exact to ~1e-16 instead of ~1e-7. ``precision="float64"`` (the default) queries that
 copy; ``precision="model"`` queries the module in its own dtype. Where the copy cannot be made or
 run in float64 (a device without float64, a forward that casts to float32 itself), the module is
-queried in its own dtype and :attr:`Oracle.note` says why. Numpy callables and ONNX files are
-always queried in their own dtype (nothing to cast); ``Oracle.dtype`` is the dtype queried and
-``Oracle.model_dtype`` the model's.
+queried in its own dtype and :attr:`Oracle.note` says why. A float32 ONNX file whose graph has
+only MatMul, Gemm, Add, Sub, Mul, Relu and shape operators is queried the same way, through a
+float64 copy made in memory with onnx (the file is not modified); other graphs in float32, with a
+note. Numpy callables are always queried in their own dtype (nothing to cast). ``Oracle.dtype``
+is the dtype queried and ``Oracle.model_dtype`` the model's.
 """
 
 from __future__ import annotations
@@ -233,7 +236,41 @@ def _onnx(path: Path, d, batch_rows: int, precision: str) -> Oracle:
     dtype = {"tensor(double)": np.float64, "tensor(float)": np.float32}.get(inputs[0].type)
     if dtype is None:
         raise ValueError(f"{path}: input type {inputs[0].type} is not float or double")
-    name = inputs[0].name
-    oracle = Oracle(lambda X: session.run(None, {name: X})[0], _check_d(d), dtype, str(path), str(path), batch_rows)
-    oracle.precision = precision
+    name, queried, note = inputs[0].name, dtype, None
+    if precision == "float64" and dtype == np.float32:
+        try:
+            session = onnxruntime.InferenceSession(_onnx_double(path), providers=["CPUExecutionProvider"])
+            queried = np.float64
+        except Exception as exc:  # onnx and onnxruntime raise their own exception types
+            note = f"queried in the model's own float32 (no float64 copy: {type(exc).__name__}: {exc})"
+    oracle = Oracle(lambda X: session.run(None, {name: X})[0], _check_d(d), queried, str(path), str(path), batch_rows)
+    oracle.model_dtype, oracle.precision, oracle.note = np.dtype(dtype), precision, note
     return oracle
+
+
+#: ONNX operators whose float64 copy computes the same function as the float32 model from the same weights
+#: (no constants inside attributes, no casts) (ours).
+_ONNX_DOUBLE_OPS = frozenset({"MatMul", "Gemm", "Add", "Sub", "Mul", "Relu", "Identity", "Reshape", "Flatten",
+                              "Squeeze", "Unsqueeze"})
+
+
+def _onnx_double(path: Path) -> bytes:
+    """The float32 ONNX model at ``path`` with every float tensor (initializers, inputs, outputs) in float64,
+    serialized; a ValueError where the graph holds an operator outside ``_ONNX_DOUBLE_OPS``."""
+    import onnx
+    from onnx import TensorProto, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    other = sorted({node.op_type for node in graph.node} - _ONNX_DOUBLE_OPS)
+    if other or any(node.domain not in ("", "ai.onnx") for node in graph.node):
+        raise ValueError(f"operators {other} are not cast to float64 (only {sorted(_ONNX_DOUBLE_OPS)})")
+    for i, tensor in enumerate(graph.initializer):
+        if tensor.data_type == TensorProto.FLOAT:
+            graph.initializer[i].CopyFrom(numpy_helper.from_array(
+                numpy_helper.to_array(tensor).astype(np.float64), tensor.name))
+    for value in [*graph.input, *graph.output, *graph.value_info]:
+        if value.type.tensor_type.elem_type == TensorProto.FLOAT:
+            value.type.tensor_type.elem_type = TensorProto.DOUBLE
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
