@@ -197,8 +197,9 @@ def _torch(module, d, batch_rows: int, precision: str) -> Oracle:
                 return model(torch.from_numpy(X).to(device=device, dtype=torch_dtype))
         return call
 
-    call, queried, note = caller(module, dtype), numpy_dtype, None
+    call, queried, note, tried = caller(module, dtype), numpy_dtype, None, 0
     if precision == "float64" and dtype != torch.float64:
+        tried = 1  # one query of the copy, counted
         try:  # the same function with float64 rounding; the caller's module is left as it is
             double = copy.deepcopy(module).double()
             answer = caller(double, torch.float64)(np.zeros((1, d)))
@@ -210,6 +211,7 @@ def _torch(module, d, batch_rows: int, precision: str) -> Oracle:
                     f"{type(exc).__name__}: {exc})")
     oracle = Oracle(call, d, queried, module, type(module).__name__, batch_rows)
     oracle.model_dtype, oracle.precision, oracle.note = np.dtype(numpy_dtype), precision, note
+    oracle.queries = tried
     return oracle
 
 
