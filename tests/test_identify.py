@@ -85,8 +85,28 @@ def test_torch_module_and_onnx_file(tmp_path):
     for model in (truth.to_torch(), str(truth.to_onnx(tmp_path / "m.onnx"))):
         net = identify(model, random_state=0)  # d from the model
         assert net.d == 5 and _worst(net, truth)[0] < 1e-9
-    net = identify(str(truth.to_onnx(tmp_path / "m32.onnx", dtype=np.float32)), random_state=0)
+    path = truth.to_onnx(tmp_path / "m32.onnx", dtype=np.float32)
+    saved = path.read_bytes()
+    rounded = ReLUNetwork(*(a.astype(np.float32).astype(float) for a in (truth.weights, truth.directions)),
+                          biases=truth.biases.astype(np.float32).astype(float))
+    net = identify(str(path), random_state=0)  # a float64 copy in memory: the float32 weights' function, exactly
+    stage = net.report.stages[0]
+    assert (stage["dtype"], stage["model_dtype"]) == ("float64", "float32") and _worst(net, rounded)[0] < 1e-9
+    assert path.read_bytes() == saved
+    net = identify(str(path), random_state=0, precision="model")
     assert net.report.stages[0]["dtype"] == "float32" and _worst(net, truth)[0] < 1e-4
+
+
+def test_an_onnx_graph_with_other_operators_is_queried_in_float32_with_a_note(tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from narrowrelu import oracles
+
+    monkeypatch.setattr(oracles, "_ONNX_DOUBLE_OPS", oracles._ONNX_DOUBLE_OPS - {"Relu"})
+    truth = _network(4, 3, seed=1)
+    net = identify(str(truth.to_onnx(tmp_path / "m32.onnx", dtype=np.float32)), random_state=0)
+    stage = net.report.stages[0]
+    assert stage["dtype"] == "float32" and "Relu" in stage["oracle_note"] and _worst(net, truth)[0] < 1e-4
 
 
 def test_deeper_other_activation_and_noisy_models_are_refused():
@@ -151,3 +171,65 @@ def test_queries_bench_records_and_tables(tmp_path):
     assert "identify against learn" in (tmp_path / "results.md").read_text()
     again = run(tmp_path, {"suite": "queries"}, cases=cases)  # resumed: nothing is run twice
     assert len(again["records"]) == 4
+
+
+def _float32_torch(truth):
+    import torch
+
+    layers = torch.nn.Sequential(torch.nn.Linear(truth.d, truth.k), torch.nn.ReLU(), torch.nn.Linear(truth.k, 1))
+    with torch.no_grad():  # float32, torch's default: the function its rounded weights define
+        layers[0].weight.copy_(torch.from_numpy(truth.directions))
+        layers[0].bias.copy_(torch.from_numpy(truth.biases))
+        layers[2].weight.copy_(torch.from_numpy(truth.weights[None, :]))
+        layers[2].bias.zero_()
+    rounded = ReLUNetwork(layers[2].weight.detach().double().numpy()[0], layers[0].weight.detach().double().numpy(),
+                          biases=layers[0].bias.detach().double().numpy())
+    return layers, rounded
+
+
+def test_float32_torch_module_is_queried_through_a_float64_copy():
+    torch = pytest.importorskip("torch")
+    module, rounded = _float32_torch(_network(5, 15, seed=3))  # k = 3d, biases
+    before = [p.detach().clone() for p in module.parameters()]
+    net = identify(module, random_state=0)
+    stage = net.report.stages[0]
+    assert stage["dtype"] == "float64" and stage["model_dtype"] == "float32" and stage["oracle_note"] is None
+    angle, weight = _worst(net, rounded)
+    assert net.k == 15 and angle < 1e-9 and weight < 1e-9
+    assert all(p.dtype == torch.float32 and torch.equal(p, q) for p, q in zip(module.parameters(), before,
+                                                                               strict=True))
+    small, rounded = _float32_torch(_network(4, 3, seed=1))
+    net = identify(small, random_state=0, precision="model")  # the module's own float32
+    assert net.report.stages[0]["dtype"] == "float32" and _worst(net, rounded)[0] < 1e-4
+
+
+def test_a_module_that_cannot_run_in_float64_falls_back_with_a_note():
+    torch = pytest.importorskip("torch")
+    module, rounded = _float32_torch(_network(4, 3, seed=1))
+
+    class Float32Only(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = module
+
+        def forward(self, x):
+            return self.inner(x.float())  # casts its input: its float64 copy answers float32
+
+    net = identify(Float32Only(), random_state=0)
+    stage = net.report.stages[0]
+    assert stage["dtype"] == "float32" and "float64 copy could not" in stage["oracle_note"]
+    assert "note:" in str(net.report) and _worst(net, rounded)[0] < 1e-4
+    with pytest.raises(ValueError, match="precision must be"):
+        identify(module, precision="double")
+
+
+def test_float32_residual_far_above_the_rounding_is_refused():
+    truth = _network(5, 6, seed=2)
+    truth.weights[0] = 1e-3  # slope jump too small to be seen in float32; missing it leaves a residual below tol
+    U, b, w = (np.asarray(a, np.float32) for a in (truth.directions, truth.biases, truth.weights))
+    forward = lambda X: np.maximum(X.astype(np.float32) @ U.T + b, 0) @ w  # noqa: E731
+    with pytest.raises(ValueError, match=r"times the oracle's rounding.*5 units identified"):
+        identify(forward, d=5, random_state=0)
+    with pytest.warns(FitWarning, match="times the oracle's rounding"):  # an explicit tol is the only bound
+        net = identify(forward, d=5, random_state=0, tol=1e-3)
+    assert net.k == 5 and net.report.stages[0]["prediction_error"] > 64 * net.report.stages[0]["oracle_rounding"]

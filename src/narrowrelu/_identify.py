@@ -28,13 +28,17 @@ Mironov 2020). Pseudo-code of :func:`identify` (docs/algorithms.md):
            c' = -sum_{flipped} mu_i n_i; with c = 0 the flipped set F solves
            sum_{i in F} mu_i n_i = -c' (least squares when k <= d, else a lattice: LLL)
     check the network on fresh queries of the probed region: residual <= tol, or an error
-    float32: a warning where the residual is far above the oracle's rounding (a unit may be missing)
+    float32: residual <= FLOOR_ROUNDINGS x the oracle's rounding, or an error (a unit is missing);
+             with an explicit tol a warning instead
 
 float32 oracles (eps = 1.2e-7) get shorter lines (REACH_LOW: rounding grows with the largest value
 on a line), wider slope windows (SLOPE_WINDOW_LOW), more sightings and the polish: there a unit
 whose slope jump is within a few hundred ulps of the function's scale can stay unseen, and the
-residual check then refuses, or warns above FLOOR_ROUNDINGS times the oracle's rounding
-(docs/evaluation.md).
+residual check then refuses: above ``tol``, and (without an explicit ``tol``) above
+FLOOR_ROUNDINGS times the oracle's rounding at the check points, eps times the largest sum of
+the terms' sizes there (docs/evaluation.md). Correct float32 networks sit at 0.16-0.73 times that
+rounding; a network one unit short at 89 to 14,000 times it (measured). Float32 torch modules and
+ONNX files are queried through float64 copies by default (:mod:`narrowrelu.oracles`).
 
 Signs are resolved in polynomial time (no search over :math:`2^k` patterns); when no flipped
 set explains the linear part (a genuine linear term, or units always active on the probed
@@ -86,7 +90,8 @@ MAX_QUERIES = 2**25
 #: The polish (float32 oracles) runs at most POLISH_ROUNDS rounds of POLISH_ROWS fresh queries per unknown,
 #: and only up to POLISH_MAX_UNKNOWNS unknowns (memory POLISH_ROWS POLISH_MAX_UNKNOWNS^2 floats) (ours).
 POLISH_ROUNDS, POLISH_ROWS, POLISH_MAX_UNKNOWNS = 8, 32, 1000
-#: A polished network whose residual exceeds this many times the oracle's rounding is warned about (ours).
+#: A polished (float32) network whose residual exceeds this many times the oracle's rounding is refused, or
+#: warned about when the caller gave ``tol`` (ours).
 FLOOR_ROUNDINGS = 64.0
 
 
@@ -123,14 +128,15 @@ class IdentifyReport(Report):
                  f"{s.get('lines', 0)} lines, {s.get('seconds', 0.0):.2f} s",
                  f"  prediction error {s.get('prediction_error', float('nan')):.3g} (relative, held-out queries), "
                  f"hyperplane residual {s.get('hyperplane_residual', float('nan')):.3g}, "
-                 f"oracle {s.get('dtype', '?')}",
+                 f"oracle queried in {s.get('dtype', '?')} (model {s.get('model_dtype', s.get('dtype', '?'))})",
                  f"  signs {s.get('signs', '?')}"
                  f"; dead for N(0, I) inputs: {s.get('dead', [])}; always active: {s.get('always_active', [])}"]
-        return "\n".join(lines + [f"  warning: {w}" for w in self.warnings])
+        notes = [f"  note: {s['oracle_note']}"] if s.get("oracle_note") else []
+        return "\n".join(lines + notes + [f"  warning: {w}" for w in self.warnings])
 
 
 def identify(f, d: int | None = None, *, random_state: RandomState = None, max_queries: int | None = None,
-             tol: float | None = None) -> ReLUNetwork:
+             tol: float | None = None, precision: str = "float64") -> ReLUNetwork:
     r"""Identify :math:`f(x) = \sum_i \lambda_i \mathrm{relu}(\langle u_i, x\rangle + b_i) + \langle c, x\rangle + b_0`.
 
     Parameters
@@ -144,8 +150,19 @@ def identify(f, d: int | None = None, *, random_state: RandomState = None, max_q
     max_queries : int or None
         Query budget (default ``MAX_QUERIES``); reaching it stops the search with a warning.
     tol : float or None
-        Largest accepted relative residual on held-out queries (default: the square root of
-        the oracle's machine epsilon, 1.5e-8 for float64 and 3.5e-4 for float32).
+        Largest accepted relative residual on held-out queries. Default (None): the square
+        root of the oracle's machine epsilon (1.5e-8 for float64, 3.5e-4 for float32), and for
+        a float32 oracle also ``FLOOR_ROUNDINGS`` (64) times the oracle's own rounding at the
+        check points (``oracle_rounding`` in the report): above it a unit is missing, and the
+        network is refused. An explicit ``tol`` is the only bound (the rounding check then
+        only warns).
+    precision : {"float64", "model"}, default="float64"
+        How a torch module is queried: ``"float64"`` through a float64 copy of it (the same
+        function as its float32 weights define, with float64 rounding: exact to ~1e-12; the
+        module itself is not modified), ``"model"`` in its own dtype; likewise a float32 ONNX
+        file of MatMul/Add/Relu-type operators (a float64 copy in memory). Numpy callables are
+        queried in their own dtype. The report's ``dtype`` is the dtype queried,
+        ``model_dtype`` the model's, and ``oracle_note`` says why a float64 copy was not used.
 
     Returns
     -------
@@ -159,7 +176,8 @@ def identify(f, d: int | None = None, *, random_state: RandomState = None, max_q
     ValueError
         When ``f`` is not a one-hidden-layer ReLU network at the oracle's precision: not
         deterministic, not piecewise linear along a line, kinks off every consistent
-        hyperplane, or a residual above ``tol``.
+        hyperplane, or a residual above ``tol``; for a float32 oracle without an explicit
+        ``tol``, a residual far above the oracle's rounding (a unit too small to be seen).
 
     Examples
     --------
@@ -170,21 +188,24 @@ def identify(f, d: int | None = None, *, random_state: RandomState = None, max_q
     (3, True)
     """
     start = time.perf_counter()
-    oracle = as_oracle(f, d)
+    oracle = as_oracle(f, d, precision=precision)
     d, rng = oracle.d, as_generator(random_state)
     budget = MAX_QUERIES if max_queries is None else check_positive_int(max_queries, "max_queries")
     eps = float(np.finfo(oracle.dtype).eps)
+    explicit = tol is not None
     tol = float(np.sqrt(eps)) if tol is None else float(tol)
     if not np.isfinite(tol) or tol <= 0:
         raise ValueError(f"tol must be a positive relative residual, got {tol}")
     with threadpool_limits(1, user_api="blas"):
         search = _Search(oracle, d, rng, eps, budget)
         search.explore()
-        net, stage = _assemble(search, rng, tol)
+        net, stage = _assemble(search, rng, tol, explicit)
     stage |= {"queries": oracle.queries, "lines": search.lines, "kinks": search.kinks,
-              "dtype": str(oracle.dtype), "seconds": round(time.perf_counter() - start, 4)}
+              "dtype": str(oracle.dtype), "model_dtype": str(oracle.model_dtype), "oracle_note": oracle.note,
+              "seconds": round(time.perf_counter() - start, 4)}
     report = IdentifyReport(method="identify", n_samples=oracle.queries, n_train=0, n_validation=stage["checks"],
-                            d=d, k=net.k, options={"tol": tol, "max_queries": budget, "oracle": oracle.name},
+                            d=d, k=net.k, options={"tol": tol, "max_queries": budget, "oracle": oracle.name,
+                                     "precision": precision},
                             warnings=search.warnings + stage.pop("warnings"))
     report.add("identify", stage.pop("seconds"), **stage)
     for message in report.warnings:
@@ -507,8 +528,9 @@ class _Search:
                 U.error[i] = min(U.error[i], max(float(np.median(residual)), 10 * self.eps))
         return worst
 
-def _assemble(search: _Search, rng, tol: float) -> tuple[ReLUNetwork, dict]:
-    """Weights by least squares, signs from the linear part, and the check on fresh queries."""
+def _assemble(search: _Search, rng, tol: float, explicit_tol: bool) -> tuple[ReLUNetwork, dict]:
+    """Weights by least squares, signs from the linear part, and the check on fresh queries (float32: against
+    the oracle's rounding too, unless ``explicit_tol``)."""
     U, d, f = search.units, search.d, search.f
     k = len(U.mu)
     # float32 oracles: kinks are located to ~sqrt(eps) only; the polish fits the whole network instead
@@ -550,9 +572,13 @@ def _assemble(search: _Search, rng, tol: float) -> tuple[ReLUNetwork, dict]:
         + (np.abs(X * net.linear).sum(axis=1) if net.linear is not None else 0.0)
     rounding = search.eps * float(np.max(terms[check])) / rms
     if polished and error > FLOOR_ROUNDINGS * rounding:
-        warn.append(f"the residual on fresh queries ({error:.3g}, relative) is {error / rounding:.0f} times the "
-                    f"oracle's rounding ({rounding:.2g}): a unit too small to be seen at {f.dtype} precision may be "
-                    "missing, or some units are imprecise")
+        message = (f"the residual on fresh queries ({error:.3g}, relative) is {error / rounding:.0f} times the "
+                   f"oracle's rounding ({rounding:.2g}; a correct network is within {FLOOR_ROUNDINGS:g} times it): "
+                   f"a unit too small to be seen at {f.dtype} precision is missing, or some units are imprecise")
+        if not explicit_tol:
+            raise ValueError(f"{f.name}: {message}; {k} units identified. Query the model in float64 if it can "
+                             "be, or pass tol= to accept this network")
+        warn.append(message)
     far = np.abs(net.biases) > GAUSSIAN_SIGMAS if net.biases is not None else np.zeros(0, bool)
     stage = {"units": net.k, "prediction_error": error, "hyperplane_residual": worst, "signs": how,
              "dead": np.flatnonzero(far & (net.biases < 0)).tolist() if k else [],
