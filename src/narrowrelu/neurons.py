@@ -70,7 +70,7 @@ def candidate_pool(
     made once by the caller and shared by every restart. One sign per direction suffices
     while a linear term is free: :math:`\mathrm{relu}(-t) = \mathrm{relu}(t) - t`.
     """
-    n, r = Z.shape
+    r = Z.shape[1]
     G = random_unit_vectors(rng, n_contractions, np.eye(r))
     spec = moments.MomentSpec(d=r, degrees=(4,), directions=G, residual=low.quadratic_model())
     M4 = moments.finalize(moments.accumulate(Z, y, spec), spec).M[0]
