@@ -113,3 +113,28 @@ def test_importing_the_cli_and_drawing_leave_the_backend_and_pyplot_alone(tmp_pa
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "f.png")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_ablation_table_compares_each_run_with_the_all_on_run_instance_by_instance(tmp_path):
+    import json
+
+    from narrowrelu.bench.ablation import table
+
+    def write(name, options, outcomes):
+        records = [{"family": "cluster", "seed": seed, "method": "auto", "noise": 0.0, "recovered": ok,
+                    "seconds": 10.0} for seed, ok in outcomes.items()]
+        meta = {"command": f"bench {name}", "commit": "abc", "options": options}
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps({"meta": meta, "records": records}))
+        return str(tmp_path / name)
+
+    base = write("on", {}, {1: True, 2: True, 3: False})
+    off = write("off", {"close_pair_repair": False}, {1: True, 2: False, 3: True})
+    lines = table(base, [off])
+    assert "2 succeed" in lines[0]
+    row = lines[-1].split(" | ")
+    assert row[0] == "| `close_pair_repair=False`" and row[1] == "2/3"
+    assert row[3] == "cluster 2" and row[4] == "cluster 3" and row[6] == "1.00 |"
+    partial = write("partial", {"restarts": 1}, {1: True})
+    with pytest.raises(ValueError, match="lacks 2 instances"):
+        table(base, [partial])

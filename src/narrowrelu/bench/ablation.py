@@ -1,0 +1,66 @@
+"""The ablation table: the generalization suite with one mechanism of ``auto`` switched off per run.
+
+Run every ablation as its own suite, ``narrowrelu bench --suite generalization --seeds S --out DIR
+--option NAME=VALUE``, beside one run with every mechanism on, then
+``python -m narrowrelu.bench.ablation ALL_ON_DIR DIR ... --out ablation.md``. Each row compares a run
+with the all-on run instance by instance (same seeds, same rows): the instances it loses (succeed
+with every mechanism, fail without this one), those it gains, and its total seconds against the
+all-on run's. Success is :func:`~narrowrelu.bench.generalization.success` (exact relative error
+<= 1e-4 noiseless, excess risk <= 1.2 x the oracle's noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .generalization import confidence_interval, success
+
+
+def _load(directory: str) -> tuple[dict, dict[tuple, dict]]:
+    results = json.loads((Path(directory) / "results.json").read_text())
+    return results["meta"], {(r["family"], r["seed"]): r for r in results["records"] if r["method"] == "auto"}
+
+
+def _names(keys) -> str:
+    return ", ".join(f"{family} {seed}" for family, seed in sorted(keys)) or "–"
+
+
+def table(all_on: str, ablations: list[str]) -> list[str]:
+    """Markdown lines: one row per ablation directory, compared with the all-on directory."""
+    meta, base = _load(all_on)
+    base_seconds = sum(r["seconds"] for r in base.values())
+    lines = [f"All-on run: `{meta['command']}` at commit `{meta['commit']}` ({len(base)} instances, "
+             f"{sum(map(success, base.values()))} succeed, {base_seconds / 60:.1f} min).", "",
+             "| switched off | success | 95% CI | lost (fail only without it) | gained | minutes | × all-on time |",
+             "|---|---|---|---|---|---|---|"]
+    for directory in ablations:
+        meta, runs = _load(directory)
+        missing = set(base) - set(runs)
+        if missing:
+            raise ValueError(f"{directory} lacks {len(missing)} instances of the all-on run ({_names(missing)}); "
+                             "finish it (the suite resumes) before tabulating")
+        runs = {key: runs[key] for key in base}
+        lost = {key for key in base if success(base[key]) and not success(runs[key])}
+        gained = {key for key in base if success(runs[key]) and not success(base[key])}
+        wins = sum(map(success, runs.values()))
+        low, high = confidence_interval(wins, len(runs))
+        seconds = sum(r["seconds"] for r in runs.values())
+        option = ", ".join(f"{name}={value}" for name, value in meta["options"].items()) or "(none)"
+        lines.append(f"| `{option}` | {wins}/{len(runs)} | [{low:.1%}, {high:.1%}] | {_names(lost)} | "
+                     f"{_names(gained)} | {seconds / 60:.1f} | {seconds / base_seconds:.2f} |")
+    return lines
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("all_on")
+    parser.add_argument("ablations", nargs="+")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    Path(args.out).write_text("\n".join(table(args.all_on, args.ablations)) + "\n")
+
+
+if __name__ == "__main__":
+    main()
