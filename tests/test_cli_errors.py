@@ -96,3 +96,14 @@ def test_warnings_are_one_line_each_shown_once_and_no_blank_lines(data):
     assert lines and all(line.startswith("narrowrelu: warning: ") for line in lines), result.stderr
     assert len(set(lines)) == len(lines)
     assert any("FitWarning" in line and "linear model" in line for line in lines)
+
+
+@pytest.mark.parametrize("memory, needles", [
+    ("lots", ["memory", "'512MB'", "'lots'"]),
+    ("1MB", ["memory", "below the smallest budget", "16 MiB"]),
+])
+def test_a_bad_memory_budget_is_one_line_and_writes_nothing(data, memory, needles):
+    before = digest(data / "data.npz")
+    result = run("fit", "data.npz", "--k", "2", "--memory", memory, "-o", "model.json", cwd=data)
+    one_error_line(result, *needles)
+    assert digest(data / "data.npz") == before and not (data / "model.json").exists()

@@ -250,8 +250,10 @@ def generate(family, d, k, n, noise, seed, param, output, truth, float32) -> Non
 @click.option("--n", "n_rows", default=None, type=click.IntRange(4),
               help="Fresh N(0, I) rows to query when DATA is a model (.onnx or module:function).")
 @click.option("--d", default=None, type=click.IntRange(1), help="Input dimension of a module:function model.")
+@click.option("--memory", default=None, metavar="SIZE",
+              help="Memory budget (512MB, 2GiB, ...): bounds the rows kept and the chunks  [default: 2GiB]")
 def fit(data, k, method, target, seed, validation_fraction, standardize, option, engine, n_jobs, chunk_rows, workers,
-        scheduler, device, checkpoint, resume, output, as_json, n_rows, d) -> None:
+        scheduler, device, checkpoint, resume, output, as_json, n_rows, d, memory) -> None:
     """Learn a network from DATA (streamed; or a model to query) and write it to a JSON model file."""
     model_path = _new_path(output)
     _importable_here(data)
@@ -262,7 +264,7 @@ def fit(data, k, method, target, seed, validation_fraction, standardize, option,
     with display:
         net = learn(source, None, _width(k), method=method, random_state=seed,
                     validation_fraction=validation_fraction, standardize=standardize, engine=runner,
-                    **_pairs(option, "--option"))
+                    memory=memory, **_pairs(option, "--option"))
     _write_model(net, model_path, as_json)
 
 

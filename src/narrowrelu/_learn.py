@@ -12,6 +12,7 @@ from ._arrays import single_blas_thread
 from ._validation import (
     RandomState,
     as_generator,
+    check_memory,
     check_positive_int,
     duplicate_rows,
     gaussian_input_problems,
@@ -22,7 +23,7 @@ from .exceptions import DataOrderWarning, FewSamplesWarning, FitWarning, NonGaus
 from .methods import METHODS
 from .network import ReLUNetwork
 from .options import FitOptions, as_plain, build
-from .pipeline import scan
+from .pipeline import DEFAULT_MEMORY, MAX_KEPT_ROWS, Memory, scan
 from .report import Report
 from .selection import chosen_width, evaluate, record, width_search_done
 from .sources import MappedSource, open_source
@@ -33,6 +34,8 @@ __all__ = ["learn"]
 
 #: Minimum training rows per unit of d*k we accept without a warning (ours).
 MIN_ROWS_PER_DK = 20
+#: Kept training rows (the fit and the polish) per parameter below which a binding memory budget is warned (ours).
+KEPT_ROWS_PER_PARAMETER = 10
 #: Held-out rows advised at least: fewer select and score the fit poorly (ours). Below 2 the
 #: held-out variance is 0 and every relative loss meaningless: refused.
 MIN_VALIDATION_ROWS = 10
@@ -66,6 +69,7 @@ def learn(
     d: int | None = None,
     n: int | None = None,
     options: FitOptions | None = None,
+    memory: int | str | None = None,
     **keywords,
 ) -> ReLUNetwork:
     r"""Learn :math:`f(x) = \sum_{i \le k} \lambda_i \mathrm{relu}(\langle u_i, x\rangle)` from samples, x ~ N(0, I).
@@ -115,6 +119,12 @@ def learn(
     options : options dataclass of the method, optional
         :class:`~narrowrelu.options.AutoOptions`, ``CN24Options``, ``DK23Options`` or
         ``CDGKM23Options`` (``METHODS[method][1]``); the defaults when omitted.
+    memory : int, str or None, default=None
+        Memory budget, in bytes or as a size (``"512MB"``, ``"2GiB"``); None means
+        ``DEFAULT_MEMORY`` (2 GiB). It bounds the training rows kept in memory for the fit and
+        the polish, the held-out rows and the chunk temporaries of the passes (and with them
+        the numpy engine's threads): :class:`~narrowrelu.pipeline.Memory`. Every pass still
+        reads every row; a budget too small for ``10 k (d + 1)`` kept rows is warned.
     **keywords
         Method options by name, replacing fields of ``options``: a name the method does not
         use, or a value out of range, raises ``ValueError``. Fields marked "(ours)" are
@@ -161,6 +171,7 @@ def learn(
     if n < 4:
         raise ValueError(f"too few samples: got n_samples={n}, need at least 4 "
                          f"({MIN_ROWS_PER_DK * d * k} are advised for d={d}, k={k})")
+    budget = Memory(DEFAULT_MEMORY if memory is None else check_memory(memory))
     rng = as_generator(random_state)
     scale = _label_scale(source)
     if scale != 1.0:
@@ -182,7 +193,7 @@ def learn(
             report.standardization = {"mean": transform.mean, "whitening": transform.whitening}
             report.add("standardize", time.perf_counter() - begin, mean_norm=float(np.linalg.norm(transform.mean)),
                        whitening_condition=float(np.linalg.cond(transform.whitening)))
-        data = scan(source, validation_fraction, engine, report)
+        data = scan(source, validation_fraction, engine, report, budget)
         report.n_train, report.n_validation = data.n_train, len(data.y_val)
         _check_scanned(data, n, validation_fraction, scale)
         constant = np.ptp(np.concatenate([data.y, data.y_val])) == 0
@@ -259,10 +270,9 @@ def _input_warnings(data, d: int, k: int | None, constant: bool) -> list[tuple[t
                       f"of {', '.join(ordered)} differ far more than in shuffled rows. The noise scales do not "
                       "depend on the order, but rows that are not independent (groups, time series) make them "
                       "optimistic; shuffle the rows if they were merely sorted"))
-    rows = np.concatenate([data.X, data.X_val]), np.concatenate([data.y, data.y_val])
-    repeated = duplicate_rows(*rows)
-    if repeated > DUPLICATE_SHARE * len(rows[1]):
-        found.append((DataOrderWarning, f"{repeated} of {len(rows[1])} rows checked repeat another row exactly: "
+    repeated, checked = duplicate_rows([(data.X, data.y), (data.X_val, data.y_val)]), len(data.y) + len(data.y_val)
+    if repeated > DUPLICATE_SHARE * checked:
+        found.append((DataOrderWarning, f"{repeated} of {checked} rows checked repeat another row exactly: "
                       "repeated rows make the noise scales and the held-out loss optimistic; remove them"))
     if constant:
         found.append((FitWarning, "y is constant: returning the constant network (no neurons)"))
@@ -270,10 +280,16 @@ def _input_warnings(data, d: int, k: int | None, constant: bool) -> list[tuple[t
 
 
 def _few_rows(data, d: int, k: int) -> list[tuple[type[Warning], str]]:
-    if data.n_train >= MIN_ROWS_PER_DK * d * k:
-        return []
-    return [(FewSamplesWarning, f"only {data.n_train} training rows for d={d}, k={k}: at least "
-             f"{MIN_ROWS_PER_DK * d * k} ({MIN_ROWS_PER_DK} d k) are advised for the degree-2 moments alone")]
+    found = []
+    if data.n_train < MIN_ROWS_PER_DK * d * k:
+        found.append((FewSamplesWarning, f"only {data.n_train} training rows for d={d}, k={k}: at least "
+                      f"{MIN_ROWS_PER_DK * d * k} ({MIN_ROWS_PER_DK} d k) are advised for the degree-2 moments alone"))
+    advised = KEPT_ROWS_PER_PARAMETER * k * (d + 1)
+    if len(data.y) < advised and data.memory.kept_rows(d) < min(MAX_KEPT_ROWS, data.n_train):  # the budget binds
+        found.append((FewSamplesWarning, f"the memory budget of {data.memory.bytes / 2**20:.0f} MiB keeps "
+                      f"{len(data.y)} training rows for the fit and the polish, fewer than the {advised} "
+                      f"({KEPT_ROWS_PER_PARAMETER} per parameter) advised for d={d}, k={k}: raise memory"))
+    return found
 
 
 def _fit_warnings(data, net: ReLUNetwork, k: int, auto_width: bool, constant: bool,

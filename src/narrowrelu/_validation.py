@@ -7,6 +7,7 @@ expected and what was received, so that a user never sees a bare traceback from 
 from __future__ import annotations
 
 import numbers
+import re
 
 import numpy as np
 
@@ -161,11 +162,39 @@ def row_order_problems(X: np.ndarray, y: np.ndarray, columns: list[str]) -> list
     return found
 
 
-def duplicate_rows(X: np.ndarray, y: np.ndarray, block: int = 8192) -> int:
-    """How many rows repeat an earlier row exactly (inputs and label), by a 64-bit hash of their bytes."""
-    weights = mix64(np.arange(X.shape[1] + 1)) | np.uint64(1)
-    hashes = np.empty(len(y), dtype=np.uint64)
-    for start in range(0, len(y), block):
-        rows = np.column_stack([X[start:start + block], y[start:start + block]]).astype(np.float64)
-        hashes[start:start + block] = (mix64(rows.view(np.uint64)) * weights).sum(axis=1, dtype=np.uint64)
-    return len(y) - len(np.unique(hashes))
+def duplicate_rows(parts: list[tuple[np.ndarray, np.ndarray]], block: int = 8192) -> int:
+    """How many rows of the ``(X, y)`` parts repeat an earlier row exactly (inputs and label), by a
+    64-bit hash of their bytes (the parts are hashed where they are: no copy of them is made)."""
+    weights = mix64(np.arange(parts[0][0].shape[1] + 1)) | np.uint64(1)
+    hashes = []
+    for X, y in parts:
+        for start in range(0, len(y), block):
+            rows = np.column_stack([X[start:start + block], y[start:start + block]]).astype(np.float64)
+            hashes.append((mix64(rows.view(np.uint64)) * weights).sum(axis=1, dtype=np.uint64))
+    hashes = np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
+    return len(hashes) - len(np.unique(hashes))
+
+
+_MEMORY_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
+                 "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+#: The smallest memory budget accepted (ours): below it nothing useful fits beside the interpreter.
+MIN_MEMORY = 16 * 2**20
+
+
+def check_memory(value, name: str = "memory") -> int:
+    """A memory budget in bytes from an int (bytes) or a size such as ``"512MB"``, ``"2GiB"``, ``"1.5G"``."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        size = int(value)
+    elif isinstance(value, str):
+        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", value)
+        unit = match and match.group(2).lower()
+        if not match or unit not in _MEMORY_UNITS:
+            raise ValueError(f"{name} must be a number of bytes or a size such as '512MB' or '2GiB' "
+                             f"(units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB), got {value!r}")
+        size = int(float(match.group(1)) * _MEMORY_UNITS[unit])
+    else:
+        raise ValueError(f"{name} must be a number of bytes or a size such as '512MB', got {value!r}")
+    if size < MIN_MEMORY:
+        raise ValueError(f"{name}={value!r} is below the smallest budget accepted, {MIN_MEMORY // 2**20} MiB")
+    return size
+

@@ -32,12 +32,16 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import moments
 from ._arrays import ordered_map, single_blas_thread, take
 from .sources import DaskSource, Source
+
+if TYPE_CHECKING:
+    from .pipeline import Memory
 
 __all__ = ["RowPlan", "Sample", "Engine", "ENGINES", "chunk_pass"]
 
@@ -98,7 +102,23 @@ class Sample:
 
     @staticmethod
     def join(parts: list[Sample]) -> Sample:
-        return Sample(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Sample)))
+        """The parts in order, as one sample; ``parts`` is emptied as they are copied.
+
+        Each array is allocated whole and filled part by part, every part freed once copied:
+        the rows are held about once, not twice (a memory budget counts them once).
+        """
+        sizes = [{f.name: len(getattr(p, f.name)) for f in fields(Sample)} for p in parts]
+        joined = {f.name: np.empty((sum(s[f.name] for s in sizes), *getattr(parts[0], f.name).shape[1:]),
+                                   dtype=np.result_type(*(getattr(p, f.name) for p in parts)))
+                  for f in fields(Sample)}
+        offset = dict.fromkeys(joined, 0)
+        while parts:
+            part = parts.pop(0)
+            for name, array in joined.items():
+                rows = getattr(part, name)
+                array[offset[name]:offset[name] + len(rows)] = rows
+                offset[name] += len(rows)
+        return Sample(**joined)
 
 
 def chunk_pass(
@@ -212,22 +232,28 @@ class Engine:
                 self.close()
 
     def run(self, source: Source, spec: moments.MomentSpec, plan: RowPlan | None = None,
-            collect: bool = False) -> tuple[moments.MomentState, Sample | None]:
-        """One pass: the merged state of the training rows (and the kept rows with ``collect``)."""
+            collect: bool = False, memory: Memory | None = None) -> tuple[moments.MomentState, Sample | None]:
+        """One pass: the merged state of the training rows (and the kept rows with ``collect``).
+
+        With a budget ``memory`` (:class:`~narrowrelu.pipeline.Memory`), chunks have its chunk
+        size and the numpy engine runs at most its ``jobs`` threads.
+        """
         self.passes += 1
-        rows = self.chunk_rows or moments.chunk_rows(spec)
+        rows = self.chunk_rows or moments.chunk_rows(spec, *(() if memory is None else (memory.chunk_bytes,)))
         if source.block_rows > 1:  # whole row groups per chunk: none is decoded twice
             rows = max(1, round(rows / source.block_rows)) * source.block_rows
         ranges = [(a, min(a + rows, source.n_rows)) for a in range(0, source.n_rows, rows)]
         if not ranges:
             raise ValueError(f"{source.name}: the data source has no rows")
-        runner = {"numpy": self._run_numpy, "torch": self._run_torch, "dask": self._run_dask}[self.name]
+        if self.name == "numpy":
+            return self._run_numpy(source, spec, plan, collect, ranges, None if memory is None else memory.jobs)
+        runner = {"torch": self._run_torch, "dask": self._run_dask}[self.name]
         return runner(source, spec, plan, collect, ranges)
 
     # -- numpy ------------------------------------------------------------------------------
 
-    def _run_numpy(self, source, spec, plan, collect, ranges):
-        jobs = max(1, min(self.n_jobs or moments.default_n_jobs(), len(ranges)))
+    def _run_numpy(self, source, spec, plan, collect, ranges, max_jobs: int | None):
+        jobs = max(1, min(self.n_jobs or moments.default_n_jobs(), max_jobs or len(ranges), len(ranges)))
         state, parts = moments.init(spec), []
         first, row_files = 0, []
         file, digest = self._checkpoint_file(source, spec, plan, ranges)
@@ -362,7 +388,8 @@ def _save(file: Path, digest: str, done: int, state, new_parts: list, row_files:
     in a file of their own (each kept row is written once, not at every checkpoint)."""
     if new_parts:
         rows = file.with_name(f"{file.stem}.rows-{done}.npz")
-        np.savez(rows, **{f.name: getattr(Sample.join(new_parts), f.name) for f in fields(Sample)})
+        joined = Sample.join(new_parts)
+        np.savez(rows, **{f.name: getattr(joined, f.name) for f in fields(Sample)})
         row_files.append(rows.name)
     arrays = {f.name: getattr(state, f.name) for f in fields(moments.MomentState)}
     temporary = file.with_suffix(".tmp.npz")

@@ -34,7 +34,7 @@ from ..engines import RowPlan
 from ..metrics import population_mse, relative_error, variance
 from ..network import ReLUNetwork
 from ..options import AutoOptions
-from ..pipeline import MAX_KEPT_ROWS, MAX_VALIDATION_ROWS
+from ..pipeline import Memory
 from ..polish import refine, to_network
 from . import generalization
 from .memory import PeakRSS
@@ -139,7 +139,8 @@ SAFRAN_REFERENCE_RUNS = 1000
 
 def oracle_excess_risk(X, y, truth: ReLUNetwork, validation_fraction: float = 0.2) -> float:
     """Excess risk of the refinement started at ``truth`` on the rows ``learn`` keeps for fitting."""
-    plan = RowPlan.for_rows(len(y), validation_fraction, MAX_VALIDATION_ROWS, MAX_KEPT_ROWS)
+    budget = Memory()  # learn's default budget: the rows it keeps
+    plan = RowPlan.for_rows(len(y), validation_fraction, budget.validation_rows(truth.d), budget.kept_rows(truth.d))
     rows = plan.kept(0, len(y))
     with threadpool_limits(1, user_api="blas"):
         U, fit = refine(X[rows], y[rows], truth.directions, None, max_iter=AutoOptions().polish_iter)
