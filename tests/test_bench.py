@@ -122,7 +122,7 @@ def test_ablation_table_compares_each_run_with_the_all_on_run_instance_by_instan
 
     def write(name, options, outcomes):
         records = [{"family": "cluster", "seed": seed, "method": "auto", "noise": 0.0, "recovered": ok,
-                    "seconds": 10.0} for seed, ok in outcomes.items()]
+                    "seconds": 10.0, "passes": 2} for seed, ok in outcomes.items()]
         meta = {"command": f"bench {name}", "commit": "abc", "options": options}
         (tmp_path / name).mkdir()
         (tmp_path / name / "results.json").write_text(json.dumps({"meta": meta, "records": records}))
@@ -134,7 +134,7 @@ def test_ablation_table_compares_each_run_with_the_all_on_run_instance_by_instan
     assert "2 succeed" in lines[0]
     row = lines[-1].split(" | ")
     assert row[0] == "| `close_pair_repair=False`" and row[1] == "2/3"
-    assert row[3] == "cluster 2" and row[4] == "cluster 3" and row[6] == "1.00 |"
+    assert row[3] == "cluster 2" and row[4] == "cluster 3" and row[5] == "6" and row[7] == "1.00 |"
     partial = write("partial", {"restarts": 1}, {1: True})
     with pytest.raises(ValueError, match="lacks 2 instances"):
         table(base, [partial])

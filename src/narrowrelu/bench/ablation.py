@@ -5,7 +5,8 @@ Run every ablation as its own suite, ``narrowrelu bench --suite generalization -
 ``python -m narrowrelu.bench.ablation ALL_ON_DIR DIR ... --out ablation.md``. Each row compares a run
 with the all-on run instance by instance (same seeds, same rows): the instances it loses (succeed
 with every mechanism, fail without this one), those it gains, and its total seconds against the
-all-on run's. Success is :func:`~narrowrelu.bench.generalization.success` (exact relative error
+all-on run's, and the data passes it took (a pass reads every row: what a mechanism saves on large
+files). Success is :func:`~narrowrelu.bench.generalization.success` (exact relative error
 <= 1e-4 noiseless, excess risk <= 1.2 x the oracle's noisy).
 """
 
@@ -31,10 +32,11 @@ def table(all_on: str, ablations: list[str]) -> list[str]:
     """Markdown lines: one row per ablation directory, compared with the all-on directory."""
     meta, base = _load(all_on)
     base_seconds = sum(r["seconds"] for r in base.values())
+    base_passes = sum(r["passes"] for r in base.values())
     lines = [f"All-on run: `{meta['command']}` at commit `{meta['commit']}` ({len(base)} instances, "
-             f"{sum(map(success, base.values()))} succeed, {base_seconds / 60:.1f} min).", "",
-             "| switched off | success | 95% CI | lost (fail only without it) | gained | minutes | × all-on time |",
-             "|---|---|---|---|---|---|---|"]
+             f"{sum(map(success, base.values()))} succeed, {base_passes} data passes, {base_seconds / 60:.1f} min).",
+             "", "| switched off | success | 95% CI | lost (fail only without it) | gained | data passes | minutes "
+             "| × all-on time |", "|---|---|---|---|---|---|---|---|"]
     for directory in ablations:
         meta, runs = _load(directory)
         missing = set(base) - set(runs)
@@ -46,10 +48,10 @@ def table(all_on: str, ablations: list[str]) -> list[str]:
         gained = {key for key in base if success(runs[key]) and not success(base[key])}
         wins = sum(map(success, runs.values()))
         low, high = confidence_interval(wins, len(runs))
-        seconds = sum(r["seconds"] for r in runs.values())
+        seconds, passes = sum(r["seconds"] for r in runs.values()), sum(r["passes"] for r in runs.values())
         option = ", ".join(f"{name}={value}" for name, value in meta["options"].items()) or "(none)"
         lines.append(f"| `{option}` | {wins}/{len(runs)} | [{low:.1%}, {high:.1%}] | {_names(lost)} | "
-                     f"{_names(gained)} | {seconds / 60:.1f} | {seconds / base_seconds:.2f} |")
+                     f"{_names(gained)} | {passes} | {seconds / 60:.1f} | {seconds / base_seconds:.2f} |")
     return lines
 
 
