@@ -150,29 +150,54 @@ def row_order_problems(X: np.ndarray, y: np.ndarray, columns: list[str]) -> list
     groups = min(ORDER_GROUPS, n // 8)
     if groups < 2:
         return []
-    found = []
     cuts = np.linspace(0, n, groups + 1).astype(int)
     sizes = np.diff(cuts)
-    for name, values in zip(["y", *columns], np.column_stack([y, X]).T, strict=True):
-        means = np.add.reduceat(values, cuts[:-1]) / sizes
-        between = float(sizes @ (means - values.mean()) ** 2) / (groups - 1)
-        within = float(np.sum((values - np.repeat(means, sizes)) ** 2)) / (n - groups)
-        if within > 0 and f_law.sf(between / within, groups - 1, n - groups) < ORDER_FALSE_ALARM / (1 + len(columns)):
-            found.append(f"{name} (F = {between / within:.3g})")
-    return found
+    shift = np.r_[y[0], X[0]]  # sums of squares about the first row: no cancellation for offset columns
+    means, within = np.empty((groups, len(shift))), np.zeros(len(shift))
+    for g in range(groups):  # one group of consecutive rows at a time: a copy of 1/groups of them at most
+        block = np.column_stack([y[cuts[g]:cuts[g + 1]], X[cuts[g]:cuts[g + 1]]]) - shift
+        means[g] = block.mean(axis=0)
+        within += np.einsum("ij,ij->j", block, block) - sizes[g] * means[g] ** 2
+    between = sizes @ (means - sizes @ means / n) ** 2 / (groups - 1)
+    within /= n - groups
+    ratio = np.divide(between, within, out=np.zeros_like(between), where=within > 0)
+    tail = f_law.sf(ratio, groups - 1, n - groups)
+    return [f"{name} (F = {r:.3g})" for name, r, p, w in zip(["y", *columns], ratio, tail, within, strict=True)
+            if w > 0 and p < ORDER_FALSE_ALARM / (1 + len(columns))]
 
 
-def duplicate_rows(parts: list[tuple[np.ndarray, np.ndarray]], block: int = 8192) -> int:
-    """How many rows of the ``(X, y)`` parts repeat an earlier row exactly (inputs and label), by a
-    64-bit hash of their bytes (the parts are hashed where they are: no copy of them is made)."""
-    weights = mix64(np.arange(parts[0][0].shape[1] + 1)) | np.uint64(1)
-    hashes = []
-    for X, y in parts:
-        for start in range(0, len(y), block):
-            rows = np.column_stack([X[start:start + block], y[start:start + block]]).astype(np.float64)
-            hashes.append((mix64(rows.view(np.uint64)) * weights).sum(axis=1, dtype=np.uint64))
-    hashes = np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
-    return len(hashes) - len(np.unique(hashes))
+#: :func:`duplicate_rows` first keys every row by its label and this many first inputs (ours).
+DUPLICATE_KEY_COLUMNS = 4
+
+
+def _row_hashes(X: np.ndarray, y: np.ndarray, block: int = 8192) -> np.ndarray:
+    """A 64-bit hash of the bytes of each row ``(X[i], y[i])`` (float64), block by block."""
+    weights = mix64(np.arange(X.shape[1] + 1)) | np.uint64(1)
+    hashes = np.empty(len(y), dtype=np.uint64)
+    for start in range(0, len(y), block):
+        rows = np.column_stack([X[start:start + block], y[start:start + block]]).astype(np.float64)
+        hashes[start:start + block] = (mix64(rows.view(np.uint64)) * weights).sum(axis=1, dtype=np.uint64)
+    return hashes
+
+
+def duplicate_rows(parts: list[tuple[np.ndarray, np.ndarray]]) -> int:
+    """How many rows of the ``(X, y)`` parts repeat an earlier row exactly (inputs and label).
+
+    Rows are keyed by a hash of the label and the first ``DUPLICATE_KEY_COLUMNS`` inputs; only
+    the rows whose key repeats are hashed whole (64 bits of all their bytes), so rows without
+    repeats cost a few columns each. The parts are read where they are (no joined copy).
+    """
+    X = [np.asarray(X) for X, _ in parts]
+    y = [np.asarray(y) for _, y in parts]
+    keys = np.concatenate([_row_hashes(x[:, :DUPLICATE_KEY_COLUMNS], v) for x, v in zip(X, y, strict=True)])
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    suspects = counts[inverse] > 1
+    if not suspects.any():
+        return 0
+    offsets = np.cumsum([0, *map(len, y)])
+    full = np.concatenate([_row_hashes(x[rows], v[rows]) for x, v, a, b in zip(X, y, offsets, offsets[1:], strict=False)
+                           for rows in [np.flatnonzero(suspects[a:b])]])
+    return len(full) - len(np.unique(full))
 
 
 _MEMORY_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
