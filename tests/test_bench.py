@@ -133,8 +133,10 @@ def test_ablation_table_compares_each_run_with_the_all_on_run_instance_by_instan
     lines = table(base, [off])
     assert "2 succeed" in lines[0]
     row = lines[-1].split(" | ")
-    assert row[0] == "| `close_pair_repair=False`" and row[1] == "2/3"
-    assert row[3] == "cluster 2" and row[4] == "cluster 3" and row[5] == "6" and row[7] == "1.00 |"
-    partial = write("partial", {"restarts": 1}, {1: True})
-    with pytest.raises(ValueError, match="lacks 2 instances"):
-        table(base, [partial])
+    assert row[0] == "| `close_pair_repair=False`" and row[1] == "2/3 (all on: 2)"
+    assert row[3] == "cluster 2" and row[4] == "cluster 3" and row[5] == "6 (all on: 6)" and row[7] == "1.00 |"
+    partial = write("partial", {"restarts": 1}, {2: False})  # unfinished: compared on the instances it has
+    row = table(base, [partial])[-1].split(" | ")
+    assert row[1] == "0/1 (all on: 1)" and row[3] == "cluster 2" and row[5] == "2 (all on: 2)"
+    with pytest.raises(ValueError, match="shares no instance"):
+        table(base, [write("other", {}, {9: True})])

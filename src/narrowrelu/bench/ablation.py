@@ -3,7 +3,8 @@
 Run every ablation as its own suite, ``narrowrelu bench --suite generalization --seeds S --out DIR
 --option NAME=VALUE``, beside one run with every mechanism on, then
 ``python -m narrowrelu.bench.ablation ALL_ON_DIR DIR ... --out ablation.md``. Each row compares a run
-with the all-on run instance by instance (same seeds, same rows): the instances it loses (succeed
+with the all-on run instance by instance (same seeds, same rows; a run not finished is compared on the
+instances it has, the all-on figures on those instances beside it): the instances it loses (succeed
 with every mechanism, fail without this one), those it gains, and its total seconds against the
 all-on run's, and the data passes it took (a pass reads every row: what a mechanism saves on large
 files). Success is :func:`~narrowrelu.bench.generalization.success` (exact relative error
@@ -32,26 +33,27 @@ def table(all_on: str, ablations: list[str]) -> list[str]:
     """Markdown lines: one row per ablation directory, compared with the all-on directory."""
     meta, base = _load(all_on)
     base_seconds = sum(r["seconds"] for r in base.values())
-    base_passes = sum(r["passes"] for r in base.values())
     lines = [f"All-on run: `{meta['command']}` at commit `{meta['commit']}` ({len(base)} instances, "
-             f"{sum(map(success, base.values()))} succeed, {base_passes} data passes, {base_seconds / 60:.1f} min).",
+             f"{sum(map(success, base.values()))} succeed, {sum(r['passes'] for r in base.values())} data passes, "
+             f"{base_seconds / 60:.1f} min).",
              "", "| switched off | success | 95% CI | lost (fail only without it) | gained | data passes | minutes "
              "| × all-on time |", "|---|---|---|---|---|---|---|---|"]
     for directory in ablations:
         meta, runs = _load(directory)
-        missing = set(base) - set(runs)
-        if missing:
-            raise ValueError(f"{directory} lacks {len(missing)} instances of the all-on run ({_names(missing)}); "
-                             "finish it (the suite resumes) before tabulating")
-        runs = {key: runs[key] for key in base}
-        lost = {key for key in base if success(base[key]) and not success(runs[key])}
-        gained = {key for key in base if success(runs[key]) and not success(base[key])}
-        wins = sum(map(success, runs.values()))
-        low, high = confidence_interval(wins, len(runs))
-        seconds, passes = sum(r["seconds"] for r in runs.values()), sum(r["passes"] for r in runs.values())
+        common = [key for key in base if key in runs]
+        if not common:
+            raise ValueError(f"{directory} shares no instance with the all-on run {all_on}")
+        lost = {key for key in common if success(base[key]) and not success(runs[key])}
+        gained = {key for key in common if success(runs[key]) and not success(base[key])}
+        wins = sum(success(runs[key]) for key in common)
+        low, high = confidence_interval(wins, len(common))
+        seconds, passes = sum(runs[key]["seconds"] for key in common), sum(runs[key]["passes"] for key in common)
+        reference = sum(base[key]["seconds"] for key in common)
+        base_wins, base_passes = sum(success(base[key]) for key in common), sum(base[key]["passes"] for key in common)
         option = ", ".join(f"{name}={value}" for name, value in meta["options"].items()) or "(none)"
-        lines.append(f"| `{option}` | {wins}/{len(runs)} | [{low:.1%}, {high:.1%}] | {_names(lost)} | "
-                     f"{_names(gained)} | {passes} | {seconds / 60:.1f} | {seconds / base_seconds:.2f} |")
+        lines.append(f"| `{option}` | {wins}/{len(common)} (all on: {base_wins}) | [{low:.1%}, {high:.1%}] | "
+                     f"{_names(lost)} | {_names(gained)} | {passes} (all on: {base_passes}) | {seconds / 60:.1f} | "
+                     f"{seconds / reference:.2f} |")
     return lines
 
 
