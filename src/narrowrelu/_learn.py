@@ -197,7 +197,10 @@ def learn(
         report.n_train, report.n_validation = data.n_train, len(data.y_val)
         _check_scanned(data, n, validation_fraction, scale)
         constant = np.ptp(np.concatenate([data.y, data.y_val])) == 0
-        for category, message in _input_warnings(data, d, None if auto_width else k, constant):
+        begin = time.perf_counter()
+        found = _input_warnings(data, d, None if auto_width else k, constant)
+        report.add("checks", time.perf_counter() - begin, warnings=len(found))
+        for category, message in found:
             _warn(report, category, message)
         if constant:
             net = ReLUNetwork(np.zeros(0), np.zeros((0, d)), intercept=float(data.y[0]))
