@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from narrowrelu import ReLUNetwork, identify
+from narrowrelu._identify import IdentifyReport
 from narrowrelu.exceptions import FitWarning
 from narrowrelu.network import angles_between
 
@@ -141,6 +142,7 @@ def test_linear_model_and_saved_report(tmp_path):
     net.save(tmp_path / "m.json")
     again = ReLUNetwork.load(tmp_path / "m.json")
     assert again.report.stages[0]["units"] == 3 and "identify" in str(net.report)
+    assert isinstance(again.report, IdentifyReport) and str(again.report) == str(net.report)
 
 
 def test_command_line_identify_and_fit_on_a_model_file(tmp_path, capsys):
@@ -158,6 +160,15 @@ def test_command_line_identify_and_fit_on_a_model_file(tmp_path, capsys):
     assert ReLUNetwork.load(tmp_path / "fit.json").report.options["queries"] >= 20000
     assert main(["identify", "no_such_module:f", "--d", "2", "-o", str(tmp_path / "x.json")]) == 2
     assert "cannot import" in capsys.readouterr().err
+    for command in (["identify", onnx], ["fit", onnx, "--n", "100", "--k", "1"]):
+        assert main(command + ["--precision", "double", "-o", str(tmp_path / "p.json")]) == 2
+        error = capsys.readouterr().err.strip().splitlines()
+        assert len(error) == 1 and "'--precision'" in error[0] and "float64" in error[0]
+    single = str(truth.to_onnx(tmp_path / "single.onnx", dtype=np.float32))
+    for precision, queried in (("float64", "float64"), ("model", "float32")):
+        assert main(["identify", single, "--precision", precision, "--seed", "0", "-o",
+                     str(tmp_path / f"{precision}.json")]) == 0
+        assert f"oracle queried in {queried} (model float32)" in capsys.readouterr().out
 
 
 def test_queries_bench_records_and_tables(tmp_path):
