@@ -234,13 +234,46 @@ def test_a_module_that_cannot_run_in_float64_falls_back_with_a_note():
         identify(module, precision="double")
 
 
-def test_float32_residual_far_above_the_rounding_is_refused():
+def _float32(truth):
+    U, b, w = (np.asarray(a, np.float32) for a in (truth.directions, truth.biases, truth.weights))
+    return lambda X: np.maximum(X.astype(np.float32) @ U.T + b, 0) @ w
+
+
+@pytest.mark.parametrize("weight", [2e-4, 1e-3])
+def test_float32_unit_too_small_for_the_search_is_found_by_the_hunt(weight):
+    truth = _network(5, 6, seed=2)
+    truth.weights[0] = weight  # a slope jump 1/3000 to 1/600 of the others': the kink search misses it
+    net = identify(_float32(truth), d=5, random_state=0)
+    stage = net.report.stages[0]
+    assert net.k == 6 and stage["hunted_units"] >= 1 and net.linear is None
+    angle, _ = _worst(net, truth)
+    assert angle < 1e-3 and stage["prediction_error"] < 2 * stage["oracle_rounding"]
+
+
+def test_float32_residual_far_above_the_rounding_is_refused(monkeypatch):
+    from narrowrelu import _identify
+
+    monkeypatch.setattr(_identify, "HUNT_ROUNDS", 0)  # no hunt: the unit the search misses stays missing
     truth = _network(5, 6, seed=2)
     truth.weights[0] = 1e-3  # slope jump too small to be seen in float32; missing it leaves a residual below tol
-    U, b, w = (np.asarray(a, np.float32) for a in (truth.directions, truth.biases, truth.weights))
-    forward = lambda X: np.maximum(X.astype(np.float32) @ U.T + b, 0) @ w  # noqa: E731
+    forward = _float32(truth)
     with pytest.raises(ValueError, match=r"times the oracle's rounding.*5 units identified"):
         identify(forward, d=5, random_state=0)
     with pytest.warns(FitWarning, match="times the oracle's rounding"):  # an explicit tol is the only bound
         net = identify(forward, d=5, random_state=0, tol=1e-3)
     assert net.k == 5 and net.report.stages[0]["prediction_error"] > 64 * net.report.stages[0]["oracle_rounding"]
+
+
+def test_float32_above_the_polish_limit_is_refused_naming_it(monkeypatch):
+    from narrowrelu import _identify
+
+    wide = ReLUNetwork([1.0], np.ones((1, 500)) / np.sqrt(500))
+    with pytest.raises(ValueError, match=r"d=500 and one unit or more has 1002 unknowns, above the 1000"):
+        identify(_float32(wide), d=500, random_state=0)
+    monkeypatch.setattr(_identify, "POLISH_MAX_UNKNOWNS", 30)
+    forward = _float32(_network(4, 6, seed=1))
+    with pytest.raises(ValueError, match=r"6 units in d=4 has 35 unknowns, above the 30.*precision='float64'"):
+        identify(forward, d=4, random_state=0)
+    with pytest.warns(FitWarning, match="35 unknowns"):
+        net = identify(forward, d=4, random_state=0, tol=1e-2)
+    assert net.k == 6
