@@ -267,7 +267,7 @@ def test_float32_residual_far_above_the_rounding_is_refused(monkeypatch):
 def test_float32_above_the_polish_limit_is_refused_naming_it(monkeypatch):
     from narrowrelu import _identify
 
-    wide = ReLUNetwork([1.0], np.ones((1, 500)) / np.sqrt(500))
+    wide = ReLUNetwork([1.0], np.ones((1, 500)) / np.sqrt(500), biases=[0.5])
     with pytest.raises(ValueError, match=r"d=500 and one unit or more has 1002 unknowns, above the 1000"):
         identify(_float32(wide), d=500, random_state=0)
     monkeypatch.setattr(_identify, "POLISH_MAX_UNKNOWNS", 30)

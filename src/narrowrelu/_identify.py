@@ -22,19 +22,25 @@ Mironov 2020). Pseudo-code of :func:`identify` (docs/algorithms.md):
         every known unit's hyperplane that crosses the line must have its kink there
     probe lines along each unit's normal, through N(0, I) points projected on its plane: d + 2 kink points
     refine each unit: the hyperplane through its kink points (TLS)
-    float32: polish every hyperplane by least squares of the whole network in its activation pattern
+    float32: polish every hyperplane by least squares of the whole network in its activation pattern;
+             drop units within FLOOR_ROUNDINGS roundings of 0 at every query of the probed region
     weights: least squares of f on [relu(X n^T + beta), X, 1] at queries of the probed region
     signs: relu(z) = z + relu(-z), so orientations only move mass into the linear term
            c' = -sum_{flipped} mu_i n_i; with c = 0 the flipped set F solves
            sum_{i in F} mu_i n_i = -c' (least squares when k <= d, else a lattice: LLL)
     check the network on fresh queries of the probed region: residual <= tol, or an error
-    float32: residual <= FLOOR_ROUNDINGS x the oracle's rounding, or an error (a unit is missing);
-             with an explicit tol a warning instead
+    float32: residual <= FLOOR_ROUNDINGS x the oracle's rounding, else (a unit is missing) hunt, at
+             most HUNT_ROUNDS times: on random lines, the segments between the known units' predicted
+             kinks fitted by one line and by two; a drop far above the rounding is a missed kink;
+             kinks with parallel gradient jumps make a unit; polish and check again
+             still above: an error (with an explicit tol a warning instead)
 
 float32 oracles (eps = 1.2e-7) get shorter lines (REACH_LOW: rounding grows with the largest value
 on a line), wider slope windows (SLOPE_WINDOW_LOW), more sightings and the polish: there a unit
-whose slope jump is within a few hundred ulps of the function's scale can stay unseen, and the
-residual check then refuses: above ``tol``, and (without an explicit ``tol``) above
+whose slope jump is within a few hundred ulps of the function's scale can stay unseen by the
+search; the hunt's least-squares fits over HUNT_POINTS values per segment see slope jumps down
+to about 1/3000 of the others' (measured). A unit still missed fails the residual check, which
+refuses: above ``tol``, and (without an explicit ``tol``) above
 FLOOR_ROUNDINGS times the oracle's rounding at the check points, eps times the largest sum of
 the terms' sizes there (docs/evaluation.md). Correct float32 networks sit at 0.16-0.73 times that
 rounding; a network one unit short at 89 to 14,000 times it (measured). Float32 torch modules and
