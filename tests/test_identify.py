@@ -174,14 +174,17 @@ def test_command_line_identify_and_fit_on_a_model_file(tmp_path, capsys):
 def test_queries_bench_records_and_tables(tmp_path):
     from narrowrelu.bench.queries import QueryCase, run
 
-    cases = [QueryCase(4, 3, learn=True, seeds=1, tag="tiny"), QueryCase(4, 2, biases=False, learn=True, seeds=1)]
+    cases = [QueryCase(4, 3, learn=True, seeds=1, tag="tiny"), QueryCase(4, 2, biases=False, learn=True, seeds=1),
+             QueryCase(4, 4, dtype="float32", seeds=1, first_seed=12, tag="float32 draw, k = d")]
     results = run(tmp_path, {"suite": "queries"}, cases=cases)
     by = {(r["k"], r["method"]): r for r in results["records"]}
     assert by[3, "identify"]["worst_angle"] < 1e-9 and by[3, "identify"]["queries_to_exact"] > 0
     assert by[2, "learn"]["queries_to_target"] is not None and by[2, "learn"]["error_kind"] == "exact"
-    assert "identify against learn" in (tmp_path / "results.md").read_text()
+    assert by[4, "identify"]["seed"] == 12 and by[4, "identify"]["rounding_ratio"] < 64
+    table = (tmp_path / "results.md").read_text()
+    assert "identify against learn" in table and "| float32 draw, k = d | 1 | 1 | 1 | 0 |" in table
     again = run(tmp_path, {"suite": "queries"}, cases=cases)  # resumed: nothing is run twice
-    assert len(again["records"]) == 4
+    assert len(again["records"]) == 5
 
 
 def _float32_torch(truth):
