@@ -253,6 +253,15 @@ def test_float32_unit_too_small_for_the_search_is_found_by_the_hunt(weight):
     assert angle < 1e-3 and stage["prediction_error"] < 2 * stage["oracle_rounding"]
 
 
+def test_float32_unit_below_the_hunt_is_warned_about():
+    truth = _network(5, 6, seed=2)
+    truth.weights[0] = 5e-5  # ten thousand times below the others: neither the search nor the hunt sees it
+    with pytest.warns(FitWarning, match=r"times the oracle's rounding .* may be missing"):
+        net = identify(_float32(truth), d=5, random_state=0)
+    stage = net.report.stages[0]
+    assert net.k == 5 and 2 < stage["prediction_error"] / stage["oracle_rounding"] < 64
+
+
 def test_float32_residual_far_above_the_rounding_is_refused(monkeypatch):
     from narrowrelu import _identify
 

@@ -29,11 +29,12 @@ Mironov 2020). Pseudo-code of :func:`identify` (docs/algorithms.md):
            c' = -sum_{flipped} mu_i n_i; with c = 0 the flipped set F solves
            sum_{i in F} mu_i n_i = -c' (least squares when k <= d, else a lattice: LLL)
     check the network on fresh queries of the probed region: residual <= tol, or an error
-    float32: residual <= FLOOR_ROUNDINGS x the oracle's rounding, else (a unit is missing) hunt, at
+    float32: residual <= HUNT_ROUNDINGS x the oracle's rounding, else (a unit is missing) hunt, at
              most HUNT_ROUNDS times: on random lines, the segments between the known units' predicted
              kinks fitted by one line and by two; a drop far above the rounding is a missed kink;
              kinks with parallel gradient jumps make a unit; polish and check again
-             still above: an error (with an explicit tol a warning instead)
+             still above FLOOR_ROUNDINGS x the rounding: an error (with an explicit tol a warning);
+             above HUNT_ROUNDINGS x: a warning
 
 float32 oracles (eps = 1.2e-7) get shorter lines (REACH_LOW: rounding grows with the largest value
 on a line), wider slope windows (SLOPE_WINDOW_LOW), more sightings and the polish: there a unit
@@ -103,6 +104,9 @@ HUNT_ROUNDS, HUNT_LINES, HUNT_POINTS, HUNT_MIN_LENGTH, HUNT_SIGNIFICANCE = 3, 16
 #: A polished (float32) network whose residual exceeds this many times the oracle's rounding is refused, or
 #: warned about when the caller gave ``tol`` (ours).
 FLOOR_ROUNDINGS = 64.0
+#: Above this many times the oracle's rounding (complete float32 networks measured at 0.16-0.73 times it) a
+#: polished network is hunted for missed units, and accepted with a warning if none is found (ours).
+HUNT_ROUNDINGS = 2.0
 
 
 class _Units:
@@ -664,8 +668,9 @@ def _line_residuals(G: np.ndarray, s: np.ndarray) -> np.ndarray:
 
 
 def _assemble_hunting(search: _Search, rng, tol: float, explicit_tol: bool) -> tuple[ReLUNetwork, dict]:
-    """:func:`_assemble`; for a float32 oracle whose network fails its check (a unit missed), hunt for the
-    missed units and assemble again (at most HUNT_ROUNDS times)."""
+    """:func:`_assemble`; for a float32 oracle whose network fails its check, or whose residual exceeds
+    HUNT_ROUNDINGS times the oracle's rounding (a unit missed), hunt for the missed units and assemble again
+    (at most HUNT_ROUNDS times)."""
     while True:
         try:
             net, stage = _assemble(search, rng, tol, explicit_tol)
@@ -673,7 +678,7 @@ def _assemble_hunting(search: _Search, rng, tol: float, explicit_tol: bool) -> t
             if search.low and search.hunt():
                 continue
             raise
-        if search.low and stage["prediction_error"] > FLOOR_ROUNDINGS * stage["oracle_rounding"] and search.hunt():
+        if search.low and stage["prediction_error"] > HUNT_ROUNDINGS * stage["oracle_rounding"] and search.hunt():
             continue
         return net, stage
 
@@ -745,6 +750,10 @@ def _assemble(search: _Search, rng, tol: float, explicit_tol: bool) -> tuple[ReL
             raise ValueError(f"{f.name}: {message}; {k} units identified. Query the model in float64 if it can "
                              "be, or pass tol= to accept this network")
         warn.append(message)
+    elif polished and error > HUNT_ROUNDINGS * rounding:
+        warn.append(f"the residual on fresh queries ({error:.3g}, relative) is {error / rounding:.1f} times the "
+                    f"oracle's rounding ({rounding:.2g}; complete networks are within about 1 time it): a unit "
+                    f"within {FLOOR_ROUNDINGS:g} roundings of 0 wherever it was queried may be missing")
     far = np.abs(net.biases) > GAUSSIAN_SIGMAS if net.biases is not None else np.zeros(0, bool)
     stage = {"units": net.k, "prediction_error": error, "hyperplane_residual": worst, "signs": how,
              "dead": np.flatnonzero(far & (net.biases < 0)).tolist() if k else [],

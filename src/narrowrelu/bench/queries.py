@@ -143,7 +143,7 @@ def identify_record(case: QueryCase, seed: int) -> dict:
             "units": net.k, "lines": stage["lines"], "signs": stage["signs"],
             "reported_prediction_error": stage["prediction_error"], "reported_precision": stage["hyperplane_residual"],
             "rounding_ratio": stage["prediction_error"] / stage["oracle_rounding"],
-            "hunted_units": stage["hunted_units"],
+            "hunted_units": stage["hunted_units"], "warnings": net.report.warnings,
             "queries_to_target": oracle.queries, "queries_to_exact": oracle.queries,
             **compare(net, truth, np.random.default_rng(seed + 99))}
 
@@ -219,7 +219,8 @@ def write_markdown(results: dict, path: Path) -> None:
         lines.append(f"| {r['tag']} | {r['d']} | {r['k']} | {'yes' if r['biases'] else 'no'} | {r['dtype']} | "
                      f"{r['seed']} | {r.get('units', '–')} | {r['queries']:,} | {r.get('lines', '–')} | "
                      f"{r['seconds']:.2f} | {_fmt(r.get('worst_angle'))} | {_fmt(r.get('worst_parameter'))} | "
-                     f"{_fmt(r.get('prediction'))} | {r.get('signs', '–')} | {r.get('note', '')[:80]} |")
+                     f"{_fmt(r.get('prediction'))} | {r.get('signs', '–')} | "
+                     f"{(r.get('note') or '; '.join('warning: ' + w for w in r.get('warnings', [])))[:80]} |")
     lines += ["", "## float32 oracles: accepted, complete (every unit within 1e-3 rad), worst parameter error", "",
               "| cases | runs | accepted | complete | refused | worst parameter (complete runs) | units hunted |",
               "|---" * 7 + "|"]
