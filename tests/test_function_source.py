@@ -59,10 +59,24 @@ def test_every_engine_gives_the_moments_of_the_equivalent_arrays(truth, tmp_path
         np.testing.assert_allclose(np.asarray(getattr(got, name)), a, rtol=1e-10, atol=1e-9, err_msg=name)
 
 
-def test_learn_from_a_callable_counts_its_queries(truth):
-    net = learn(truth.predict, d=5, k=3, n=20_000, random_state=0)
-    assert relative_error(net, truth) < 1e-4
-    assert net.report.options["queries"] == net.report.passes * 20_000
+class Counter:
+    """``f`` counting the rows it is asked for."""
+
+    def __init__(self, f):
+        self.f, self.rows = f, 0
+
+    def __call__(self, X):
+        self.rows += len(X)
+        return self.f(X)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e6])  # 1e6: labels rescaled after the label-scale read
+def test_learn_from_a_callable_counts_every_query(truth, scale):
+    f = Counter(lambda X: scale * truth.predict(X))
+    net = learn(f, d=5, k=3, n=20_000, random_state=0)
+    scaled = ReLUNetwork(scale * truth.weights, truth.directions)
+    assert relative_error(net, scaled) < 1e-4
+    assert net.report.options["queries"] == f.rows > net.report.passes * 20_000
 
 
 def test_oracle_pickles_as_its_spec(tmp_path, truth):

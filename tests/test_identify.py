@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from narrowrelu import ReLUNetwork, identify
+from narrowrelu._identify import IdentifyReport
 from narrowrelu.exceptions import FitWarning
 from narrowrelu.network import angles_between
 
@@ -141,6 +142,7 @@ def test_linear_model_and_saved_report(tmp_path):
     net.save(tmp_path / "m.json")
     again = ReLUNetwork.load(tmp_path / "m.json")
     assert again.report.stages[0]["units"] == 3 and "identify" in str(net.report)
+    assert isinstance(again.report, IdentifyReport) and str(again.report) == str(net.report)
 
 
 def test_command_line_identify_and_fit_on_a_model_file(tmp_path, capsys):
@@ -158,19 +160,31 @@ def test_command_line_identify_and_fit_on_a_model_file(tmp_path, capsys):
     assert ReLUNetwork.load(tmp_path / "fit.json").report.options["queries"] >= 20000
     assert main(["identify", "no_such_module:f", "--d", "2", "-o", str(tmp_path / "x.json")]) == 2
     assert "cannot import" in capsys.readouterr().err
+    for command in (["identify", onnx], ["fit", onnx, "--n", "100", "--k", "1"]):
+        assert main(command + ["--precision", "double", "-o", str(tmp_path / "p.json")]) == 2
+        error = capsys.readouterr().err.strip().splitlines()
+        assert len(error) == 1 and "'--precision'" in error[0] and "float64" in error[0]
+    single = str(truth.to_onnx(tmp_path / "single.onnx", dtype=np.float32))
+    for precision, queried in (("float64", "float64"), ("model", "float32")):
+        assert main(["identify", single, "--precision", precision, "--seed", "0", "-o",
+                     str(tmp_path / f"{precision}.json")]) == 0
+        assert f"oracle queried in {queried} (model float32)" in capsys.readouterr().out
 
 
 def test_queries_bench_records_and_tables(tmp_path):
     from narrowrelu.bench.queries import QueryCase, run
 
-    cases = [QueryCase(4, 3, learn=True, seeds=1, tag="tiny"), QueryCase(4, 2, biases=False, learn=True, seeds=1)]
+    cases = [QueryCase(4, 3, learn=True, seeds=1, tag="tiny"), QueryCase(4, 2, biases=False, learn=True, seeds=1),
+             QueryCase(4, 4, dtype="float32", seeds=1, first_seed=12, tag="float32 draw, k = d")]
     results = run(tmp_path, {"suite": "queries"}, cases=cases)
     by = {(r["k"], r["method"]): r for r in results["records"]}
     assert by[3, "identify"]["worst_angle"] < 1e-9 and by[3, "identify"]["queries_to_exact"] > 0
     assert by[2, "learn"]["queries_to_target"] is not None and by[2, "learn"]["error_kind"] == "exact"
-    assert "identify against learn" in (tmp_path / "results.md").read_text()
+    assert by[4, "identify"]["seed"] == 12 and by[4, "identify"]["rounding_ratio"] < 64
+    table = (tmp_path / "results.md").read_text()
+    assert "identify against learn" in table and "| float32 draw, k = d | 1 | 1 | 1 | 0 |" in table
     again = run(tmp_path, {"suite": "queries"}, cases=cases)  # resumed: nothing is run twice
-    assert len(again["records"]) == 4
+    assert len(again["records"]) == 5
 
 
 def _float32_torch(truth):
@@ -223,13 +237,55 @@ def test_a_module_that_cannot_run_in_float64_falls_back_with_a_note():
         identify(module, precision="double")
 
 
-def test_float32_residual_far_above_the_rounding_is_refused():
+def _float32(truth):
+    U, b, w = (np.asarray(a, np.float32) for a in (truth.directions, truth.biases, truth.weights))
+    return lambda X: np.maximum(X.astype(np.float32) @ U.T + b, 0) @ w
+
+
+@pytest.mark.parametrize("weight", [2e-4, 1e-3])
+def test_float32_unit_too_small_for_the_search_is_found_by_the_hunt(weight):
+    truth = _network(5, 6, seed=2)
+    truth.weights[0] = weight  # a slope jump 1/3000 to 1/600 of the others': the kink search misses it
+    net = identify(_float32(truth), d=5, random_state=0)
+    stage = net.report.stages[0]
+    assert net.k == 6 and stage["hunted_units"] >= 1 and net.linear is None
+    angle, _ = _worst(net, truth)
+    assert angle < 1e-3 and stage["prediction_error"] < 2 * stage["oracle_rounding"]
+
+
+def test_float32_unit_below_the_hunt_is_warned_about():
+    truth = _network(5, 6, seed=2)
+    truth.weights[0] = 5e-5  # ten thousand times below the others: neither the search nor the hunt sees it
+    with pytest.warns(FitWarning, match=r"times the oracle's rounding .* may be missing"):
+        net = identify(_float32(truth), d=5, random_state=0)
+    stage = net.report.stages[0]
+    assert net.k == 5 and 2 < stage["prediction_error"] / stage["oracle_rounding"] < 64
+
+
+def test_float32_residual_far_above_the_rounding_is_refused(monkeypatch):
+    from narrowrelu import _identify
+
+    monkeypatch.setattr(_identify, "HUNT_ROUNDS", 0)  # no hunt: the unit the search misses stays missing
     truth = _network(5, 6, seed=2)
     truth.weights[0] = 1e-3  # slope jump too small to be seen in float32; missing it leaves a residual below tol
-    U, b, w = (np.asarray(a, np.float32) for a in (truth.directions, truth.biases, truth.weights))
-    forward = lambda X: np.maximum(X.astype(np.float32) @ U.T + b, 0) @ w  # noqa: E731
+    forward = _float32(truth)
     with pytest.raises(ValueError, match=r"times the oracle's rounding.*5 units identified"):
         identify(forward, d=5, random_state=0)
     with pytest.warns(FitWarning, match="times the oracle's rounding"):  # an explicit tol is the only bound
         net = identify(forward, d=5, random_state=0, tol=1e-3)
     assert net.k == 5 and net.report.stages[0]["prediction_error"] > 64 * net.report.stages[0]["oracle_rounding"]
+
+
+def test_float32_above_the_polish_limit_is_refused_naming_it(monkeypatch):
+    from narrowrelu import _identify
+
+    wide = ReLUNetwork([1.0], np.ones((1, 500)) / np.sqrt(500), biases=[0.5])
+    with pytest.raises(ValueError, match=r"d=500 and one unit or more has 1002 unknowns, above the 1000"):
+        identify(_float32(wide), d=500, random_state=0)
+    monkeypatch.setattr(_identify, "POLISH_MAX_UNKNOWNS", 30)
+    forward = _float32(_network(4, 6, seed=1))
+    with pytest.raises(ValueError, match=r"6 units in d=4 has 35 unknowns, above the 30.*precision='float64'"):
+        identify(forward, d=4, random_state=0)
+    with pytest.warns(FitWarning, match="35 unknowns"):
+        net = identify(forward, d=4, random_state=0, tol=1e-2)
+    assert net.k == 6

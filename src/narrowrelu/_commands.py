@@ -20,9 +20,11 @@ from . import planted
 from ._learn import learn
 from .bench.harness import SUITES
 from .engines import ENGINES, Engine
+from .function_source import FunctionSource
 from .methods import METHODS
 from .metrics import population_mse, recovery_report, relative_error
 from .network import ReLUNetwork
+from .oracles import PRECISIONS, is_oracle
 from .sources import FORMATS, Writer, open_source
 
 #: Matched neurons closer than this angle (radians) count as recovered in tables (ours).
@@ -252,12 +254,15 @@ def generate(family, d, k, n, noise, seed, param, output, truth, float32) -> Non
 @click.option("--d", default=None, type=click.IntRange(1), help="Input dimension of a module:function model.")
 @click.option("--memory", default=None, metavar="SIZE",
               help="Memory budget (512MB, 2GiB, ...): bounds the rows kept and the chunks  [default: 2GiB]")
+@click.option("--precision", default="float64", show_default=True, type=click.Choice(PRECISIONS),
+              help="Query a float32 torch or ONNX model through a float64 copy, or in its own dtype ('model').")
 def fit(data, k, method, target, seed, validation_fraction, standardize, option, engine, n_jobs, chunk_rows, workers,
-        scheduler, device, checkpoint, resume, output, as_json, n_rows, d, memory) -> None:
+        scheduler, device, checkpoint, resume, output, as_json, n_rows, d, memory, precision) -> None:
     """Learn a network from DATA (streamed; or a model to query) and write it to a JSON model file."""
     model_path = _new_path(output)
     _importable_here(data)
-    source = open_source(data, target=target, d=d, n_rows=n_rows, random_state=seed)
+    source = FunctionSource(data, d, n_rows, seed, precision=precision) if is_oracle(data) \
+        else open_source(data, target=target, d=d, n_rows=n_rows, random_state=seed)
     display, factory = _progress()
     runner = Engine(engine, n_jobs=n_jobs, chunk_rows=chunk_rows, workers=workers, scheduler=scheduler, device=device,
                     checkpoint=checkpoint, resume=resume, progress=factory)
@@ -291,15 +296,17 @@ def _importable_here(model: str) -> None:
 @click.option("--max-queries", default=None, type=click.IntRange(1), help="Query budget.")
 @click.option("--tol", default=None, type=click.FloatRange(0, min_open=True),
               help="Largest relative residual accepted (default: sqrt of the model's machine epsilon).")
+@click.option("--precision", default="float64", show_default=True, type=click.Choice(PRECISIONS),
+              help="Query a float32 torch or ONNX model through a float64 copy, or in its own dtype ('model').")
 @click.option("-o", "--output", required=True, help="Model file to write (JSON).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def identify(model, d, seed, max_queries, tol, output, as_json) -> None:
+def identify(model, d, seed, max_queries, tol, precision, output, as_json) -> None:
     """Identify a one-hidden-layer ReLU MODEL (.onnx or module:function) exactly from queries."""
     from ._identify import identify as identify_network
 
     model_path = _new_path(output)
     _importable_here(model)
-    net = identify_network(model, d, random_state=seed, max_queries=max_queries, tol=tol)
+    net = identify_network(model, d, random_state=seed, max_queries=max_queries, tol=tol, precision=precision)
     _write_model(net, model_path, as_json)
 
 

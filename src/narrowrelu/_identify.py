@@ -22,19 +22,26 @@ Mironov 2020). Pseudo-code of :func:`identify` (docs/algorithms.md):
         every known unit's hyperplane that crosses the line must have its kink there
     probe lines along each unit's normal, through N(0, I) points projected on its plane: d + 2 kink points
     refine each unit: the hyperplane through its kink points (TLS)
-    float32: polish every hyperplane by least squares of the whole network in its activation pattern
+    float32: polish every hyperplane by least squares of the whole network in its activation pattern;
+             drop units within FLOOR_ROUNDINGS roundings of 0 at every query of the probed region
     weights: least squares of f on [relu(X n^T + beta), X, 1] at queries of the probed region
     signs: relu(z) = z + relu(-z), so orientations only move mass into the linear term
            c' = -sum_{flipped} mu_i n_i; with c = 0 the flipped set F solves
            sum_{i in F} mu_i n_i = -c' (least squares when k <= d, else a lattice: LLL)
     check the network on fresh queries of the probed region: residual <= tol, or an error
-    float32: residual <= FLOOR_ROUNDINGS x the oracle's rounding, or an error (a unit is missing);
-             with an explicit tol a warning instead
+    float32: residual <= HUNT_ROUNDINGS x the oracle's rounding, else (a unit is missing) hunt, at
+             most HUNT_ROUNDS times: on random lines, the segments between the known units' predicted
+             kinks fitted by one line and by two; a drop far above the rounding is a missed kink;
+             kinks with parallel gradient jumps make a unit; polish and check again
+             still above FLOOR_ROUNDINGS x the rounding: an error (with an explicit tol a warning);
+             above HUNT_ROUNDINGS x: a warning
 
 float32 oracles (eps = 1.2e-7) get shorter lines (REACH_LOW: rounding grows with the largest value
 on a line), wider slope windows (SLOPE_WINDOW_LOW), more sightings and the polish: there a unit
-whose slope jump is within a few hundred ulps of the function's scale can stay unseen, and the
-residual check then refuses: above ``tol``, and (without an explicit ``tol``) above
+whose slope jump is within a few hundred ulps of the function's scale can stay unseen by the
+search; the hunt's least-squares fits over HUNT_POINTS values per segment see slope jumps down
+to about 1/3000 of the others' (measured). A unit still missed fails the residual check, which
+refuses: above ``tol``, and (without an explicit ``tol``) above
 FLOOR_ROUNDINGS times the oracle's rounding at the check points, eps times the largest sum of
 the terms' sizes there (docs/evaluation.md). Correct float32 networks sit at 0.16-0.73 times that
 rounding; a network one unit short at 89 to 14,000 times it (measured). Float32 torch modules and
@@ -90,9 +97,16 @@ MAX_QUERIES = 2**25
 #: The polish (float32 oracles) runs at most POLISH_ROUNDS rounds of POLISH_ROWS fresh queries per unknown,
 #: and only up to POLISH_MAX_UNKNOWNS unknowns (memory POLISH_ROWS POLISH_MAX_UNKNOWNS^2 floats) (ours).
 POLISH_ROUNDS, POLISH_ROWS, POLISH_MAX_UNKNOWNS = 8, 32, 1000
+#: The hunt for units the search missed (float32 oracles whose check fails): rounds, lines per round, points per
+#: segment between the known units' predicted kinks, shortest segment, and the least drop of a segment's squared
+#: residuals (in units of its rounding's variance) from one line to two that counts as a kink (ours).
+HUNT_ROUNDS, HUNT_LINES, HUNT_POINTS, HUNT_MIN_LENGTH, HUNT_SIGNIFICANCE = 3, 16, 32, 0.05, 100.0
 #: A polished (float32) network whose residual exceeds this many times the oracle's rounding is refused, or
 #: warned about when the caller gave ``tol`` (ours).
 FLOOR_ROUNDINGS = 64.0
+#: Above this many times the oracle's rounding (complete float32 networks measured at 0.16-0.73 times it) a
+#: polished network is hunted for missed units, and accepted with a warning if none is found (ours).
+HUNT_ROUNDINGS = 2.0
 
 
 class _Units:
@@ -196,11 +210,14 @@ def identify(f, d: int | None = None, *, random_state: RandomState = None, max_q
     tol = float(np.sqrt(eps)) if tol is None else float(tol)
     if not np.isfinite(tol) or tol <= 0:
         raise ValueError(f"tol must be a positive relative residual, got {tol}")
+    if eps > 1e-12 and not explicit and 2 * (d + 1) > POLISH_MAX_UNKNOWNS:  # even one unit is too many
+        raise ValueError(_too_many_unknowns(oracle, 2 * (d + 1), f"d={d} and one unit or more") + ", or pass tol= "
+                         "to accept an unpolished network")
     with threadpool_limits(1, user_api="blas"):
         search = _Search(oracle, d, rng, eps, budget)
         search.explore()
-        net, stage = _assemble(search, rng, tol, explicit)
-    stage |= {"queries": oracle.queries, "lines": search.lines, "kinks": search.kinks,
+        net, stage = _assemble_hunting(search, rng, tol, explicit)
+    stage |= {"queries": oracle.queries, "lines": search.lines, "kinks": search.kinks, "hunted_units": search.hunted,
               "dtype": str(oracle.dtype), "model_dtype": str(oracle.model_dtype), "oracle_note": oracle.note,
               "seconds": round(time.perf_counter() - start, 4)}
     report = IdentifyReport(method="identify", n_samples=oracle.queries, n_train=0, n_validation=stage["checks"],
@@ -222,7 +239,7 @@ class _Search:
         self.low = eps > 1e-12  # float32: values good to ~1e-7 of the scale only
         self.R = (REACH_LOW if self.low else REACH) * (np.sqrt(d) + 1.0)
         self.units = _Units(d)
-        self.lines = self.kinks = self.missing = self.predicted = self.dropped = 0
+        self.lines = self.kinks = self.missing = self.predicted = self.dropped = self.hunts = self.hunted = 0
         self.warnings: list[str] = []
         X = rng.standard_normal((8, d))
         first, again = oracle(X), oracle(X)
@@ -474,14 +491,115 @@ class _Search:
 
     def _new_units(self, p, v, t, gap, X) -> None:
         """The gradient jump at each kink, by central differences on both sides: one new unit each."""
-        delta = np.minimum(gap / 2, 2.0)
-        sides = [X + delta[:, None] * v, X - delta[:, None] * v]
-        J = self._gradient(sides[0], delta / 2) - self._gradient(sides[1], delta / 2)
+        J, delta = self._jumps(v, gap, X)
         size = np.linalg.norm(J, axis=1)
         n = J / size[:, None]
         mu = np.sign(J @ v) * size
         error = self.atol / NOISE_ULPS * np.sqrt(self.d) / (delta / 2 * size) + 10 * self.eps  # one ulp per value
         self.units.add(n, -np.einsum("ij,ij->i", n, X), mu, error, X)
+
+    def _jumps(self, V, gap, X) -> tuple[np.ndarray, np.ndarray]:
+        """The gradient jumps at the kinks X (rows) of lines along V, from both sides ``delta = gap / 2`` away."""
+        delta = np.minimum(gap / 2, 2.0)
+        J = self._gradient(X + delta[:, None] * V, delta / 2) - self._gradient(X - delta[:, None] * V, delta / 2)
+        return J, delta
+
+    def hunt(self) -> bool:
+        r"""Look for units the search missed (float32: slope jumps within its tests' rounding margins); whether
+        some were added.
+
+        On random lines f is linear between the known units' predicted kinks (less each prediction's error).
+        HUNT_POINTS values on each such segment are fitted by one line and by two (split at every point); a
+        drop of the squared residuals above HUNT_SIGNIFICANCE times the segment's rounding variance is a
+        missed kink, where the two lines meet, of slope jump :math:`\mu\langle n, v\rangle`. The rounding's
+        scale is eps times the largest sum of the terms' sizes on the segment, times its median ratio to the
+        one-line residuals over all segments (most segments hold no kink). Kinks whose gradient jumps are
+        parallel make one unit: the hyperplane through them (total least squares, from d + 2 of them; else
+        through their mean, normal to the mean jump); units within 0.05 rad of a known one are not added.
+        The polish then refines them with the others.
+        """
+        U, d, R, N = self.units, self.d, self.R, HUNT_POINTS
+        if self.hunts >= HUNT_ROUNDS or self.f.queries >= self.budget or U.mu.size == 0 \
+                or (U.mu.size + 2) * (d + 1) > POLISH_MAX_UNKNOWNS:  # the polish could not take one more unit
+            return False
+        self.hunts += 1
+        self.hyperplanes(final=False)  # the hyperplanes through the kink points (a polish without a unit strays)
+        P = self.rng.standard_normal((HUNT_LINES, d))
+        V = self.rng.standard_normal((HUNT_LINES, d))
+        V /= np.linalg.norm(V, axis=1, keepdims=True)
+        lines, starts, stops = [], [], []
+        for j in range(HUNT_LINES):  # segments between the predicted kinks
+            slope = np.abs(U.n @ V[j])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                where = -(U.n @ P[j] + U.beta) / (U.n @ V[j])
+            inside = np.flatnonzero((np.abs(where) < R) & (slope > 1e-9))
+            t = where[inside]
+            spread = 10 * U.error[inside] * (1.0 + np.linalg.norm(P[j] + t[:, None] * V[j], axis=1)) / slope[inside]
+            margin = np.maximum(1e-3 * (1.0 + np.abs(t)), spread)
+            order = np.argsort(t)
+            a = np.concatenate([[-R], (t + margin)[order]])
+            b = np.concatenate([(t - margin)[order], [R]])
+            keep = b - a > HUNT_MIN_LENGTH
+            lines += [j] * int(keep.sum())
+            starts.append(a[keep])
+            stops.append(b[keep])
+        li, a, b = np.array(lines, dtype=int), np.concatenate(starts), np.concatenate(stops)
+        if li.size == 0:
+            return False
+        s = np.linspace(0.0, 1.0, N)
+        T = a[:, None] + (b - a)[:, None] * s
+        X = np.repeat(P[li], N, axis=0) + T.reshape(-1, 1) * np.repeat(V[li], N, axis=0)
+        G = self.f(X).reshape(-1, N)
+        terms = np.abs(np.maximum(X @ U.n.T + U.beta, 0.0) * U.mu).sum(axis=1).reshape(-1, N) + np.abs(G)
+        rounding = self.eps * terms.max(axis=1)
+        one = _line_residuals(G, s)
+        c = np.median(np.sqrt(one / (N - 2)) / rounding)
+        variance = (max(c, 1.0) * rounding) ** 2
+        two = np.full((li.size, N), np.inf)
+        for split in range(3, N - 2):
+            two[:, split] = _line_residuals(G[:, :split], s[:split]) + _line_residuals(G[:, split:], s[split:])
+        split = two.argmin(axis=1)
+        found = np.flatnonzero((one - two[np.arange(li.size), split]) > HUNT_SIGNIFICANCE * variance)
+        kinks, jumps = [], []
+        for i in found:  # where the lines fitted on both sides of the split meet
+            (g0, s0), (g1, s1) = (_line_fit(G[i, :split[i]], s[:split[i]]), _line_fit(G[i, split[i]:], s[split[i]:]))
+            if s0 != s1:
+                u = (g1 - g0) / (s0 - s1)
+                if 0.0 < u < 1.0:
+                    kinks.append((li[i], a[i] + u * (b[i] - a[i]), min(u, 1 - u) * (b[i] - a[i])))
+                    jumps.append((s1 - s0) / (b[i] - a[i]))
+        if not kinks:
+            return False
+        line, t, gap = (np.array(c) for c in zip(*kinks, strict=True))
+        X = P[line] + t[:, None] * V[line]
+        J, _ = self._jumps(V[line], gap, X)
+        J /= np.linalg.norm(J, axis=1, keepdims=True)
+        # a known unit's kink (its prediction's error underestimated): parallel jump, on its hyperplane
+        off = np.abs(X @ U.n.T + U.beta) / (1.0 + np.linalg.norm(X, axis=1))[:, None]
+        near = (np.abs(J @ U.n.T) > 0.8) & (off < 0.05)
+        added, left = 0, np.argsort(-np.abs(np.array(jumps)))
+        left = left[~near[left].any(axis=1)]
+        while left.size:  # kinks with parallel gradient jumps (the largest first) make one unit
+            cos = J[left] @ J[left[0]]
+            group, left = left[np.abs(cos) > 0.8], left[np.abs(cos) <= 0.8]
+            if group.size < 2:  # a unit is seen on several lines; one kink alone may be rounding
+                continue
+            n = (J[group] * np.sign(J[group] @ J[group[0]])[:, None]).mean(axis=0)
+            n /= np.linalg.norm(n)
+            center = X[group].mean(axis=0)
+            if group.size >= d + 2:
+                normal = np.linalg.svd(X[group] - center, full_matrices=False)[2][-1]
+                n = normal * np.sign(normal @ n)
+            lifted = np.append(n, -n @ center) / np.sqrt(1.0 + (n @ center) ** 2)
+            known = np.hstack([U.n, U.beta[:, None]]) / np.sqrt(1.0 + U.beta ** 2)[:, None]
+            if np.arccos(min(1.0, np.max(np.abs(known @ lifted)))) < 0.05:
+                continue
+            mu = np.median(np.array(jumps)[group] / (V[line[group]] @ n))
+            U.add(n[None], np.array([-n @ center]), np.array([mu]), np.array([0.1]), X[group[:1]])
+            U.points[-1] = list(X[group])
+            added += 1
+        self.hunted += added
+        return added > 0
 
     def _gradient(self, X, h) -> np.ndarray:
         """Gradients at the rows of X by central differences; steps shrink where a kink lies within them."""
@@ -524,9 +642,46 @@ class _Search:
             if final and residual.max() > 100 * U.error[i] + 1e-9:
                 raise ValueError(f"{self.f.name}: the kinks attributed to one unit do not lie on one hyperplane "
                                  f"(relative residual {residual.max():.3g}): not a one-hidden-layer ReLU network")
-            if len(P) > self.d:
-                U.error[i] = min(U.error[i], max(float(np.median(residual)), 10 * self.eps))
+            if len(P) > self.d + 1:  # the scatter, from the residuals' degrees of freedom (d + 1 points fit exactly)
+                scatter = np.median(residual) / 0.67 * np.sqrt(len(P) / (len(P) - self.d - 1))
+                U.error[i] = max(float(scatter), 10 * self.eps)
         return worst
+
+def _too_many_unknowns(f, unknowns: int, what: str) -> str:
+    """Why a float32 oracle with ``unknowns`` unknowns cannot be polished, and what to do instead."""
+    return (f"{f.name}: a float32 oracle with {what} has {unknowns} unknowns, above the {POLISH_MAX_UNKNOWNS} "
+            "the float32 polish (a dense least squares) takes: its hyperplanes would stay at the kinks' precision "
+            "(about 1e-4) and a missed unit could not be told from rounding; query the model in float64 "
+            "(precision='float64' for a float32 torch module or ONNX graph, or a float64 numpy callable)")
+
+
+def _line_fit(g: np.ndarray, s: np.ndarray) -> tuple[float, float]:
+    """The least-squares line through the values ``g`` at ``s``: its value at 0 and its slope."""
+    slope = (g - g.mean()) @ (s - s.mean()) / ((s - s.mean()) @ (s - s.mean()))
+    return float(g.mean() - slope * s.mean()), float(slope)
+
+
+def _line_residuals(G: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """The squared residuals of each row of G (values at ``s``) about its least-squares line."""
+    centered, x = G - G.mean(axis=1, keepdims=True), s - s.mean()
+    return np.sum(centered ** 2, axis=1) - (centered @ x) ** 2 / (x @ x)
+
+
+def _assemble_hunting(search: _Search, rng, tol: float, explicit_tol: bool) -> tuple[ReLUNetwork, dict]:
+    """:func:`_assemble`; for a float32 oracle whose network fails its check, or whose residual exceeds
+    HUNT_ROUNDINGS times the oracle's rounding (a unit missed), hunt for the missed units and assemble again
+    (at most HUNT_ROUNDS times)."""
+    while True:
+        try:
+            net, stage = _assemble(search, rng, tol, explicit_tol)
+        except ValueError:
+            if search.low and search.hunt():
+                continue
+            raise
+        if search.low and stage["prediction_error"] > HUNT_ROUNDINGS * stage["oracle_rounding"] and search.hunt():
+            continue
+        return net, stage
+
 
 def _assemble(search: _Search, rng, tol: float, explicit_tol: bool) -> tuple[ReLUNetwork, dict]:
     """Weights by least squares, signs from the linear part, and the check on fresh queries (float32: against
@@ -534,20 +689,36 @@ def _assemble(search: _Search, rng, tol: float, explicit_tol: bool) -> tuple[ReL
     U, d, f = search.units, search.d, search.f
     k = len(U.mu)
     # float32 oracles: kinks are located to ~sqrt(eps) only; the polish fits the whole network instead
-    polished = search.low and k * (d + 1) + d + 1 <= POLISH_MAX_UNKNOWNS
-    worst = _polish(search) if polished else search.hyperplanes()
+    unknowns = k * (d + 1) + d + 1
+    polished = search.low and unknowns <= POLISH_MAX_UNKNOWNS
+    warn = []
+    if search.low and not polished:
+        message = _too_many_unknowns(f, unknowns, f"{k} units in d={d}")
+        if not explicit_tol:
+            raise ValueError(f"{message}, or pass tol= to accept the unpolished network")
+        warn.append(message)
+    change = _polish(search) if polished else np.full(k, search.hyperplanes())  # each unit's relative error
     m = 2 * (k + d + 1) + 64
     X = search.points(2 * m)
     y = f(X)
     fit, check = slice(0, m), slice(m, 2 * m)
     hidden = lambda n, beta: np.maximum(X @ n.T + beta, 0.0)  # noqa: E731
+    if polished:  # a unit within the check's acceptance of rounding everywhere here is none of f's (a stray hunt)
+        size = np.abs(hidden(U.n, U.beta) * U.mu)
+        floor = FLOOR_ROUNDINGS * search.eps * (size.sum(axis=1) + np.abs(y)).max()
+        negligible = size.max(axis=0, initial=0.0) <= floor
+        search.dropped += int(negligible.sum())
+        U.keep(~negligible)
+        k, change = len(U.mu), change[~negligible]
+    worst = float(change.max(initial=search.eps))
     A = np.hstack([hidden(U.n, U.beta), X, np.ones((2 * m, 1))])
     coef = np.linalg.lstsq(A[fit], y[fit], rcond=None)[0]
     mu, c, b0 = coef[:k], coef[k:k + d], coef[-1]
     rms = float(np.sqrt(np.mean(y[check] ** 2))) + 1e-300
     residual = lambda net: float(np.max(np.abs(net.predict(X[check]) - y[check]))) / rms  # noqa: E731
-    warn = []
-    flipped, how = _flipped_set(mu[:, None] * U.n, -c, 10 * max(worst, search.eps))
+    # the signs' noise: each unit's error in mu n relative to the largest (a small unit's large relative error is small)
+    noise = float(np.max(np.abs(mu) * change, initial=0.0)) / (np.abs(mu).max(initial=0.0) + 1e-300)
+    flipped, how = _flipped_set(mu[:, None] * U.n, -c, 10 * max(noise, search.eps))
     net = None
     if flipped is not None:
         n, beta = np.where(flipped[:, None], -U.n, U.n), np.where(flipped, -U.beta, U.beta)
@@ -579,6 +750,10 @@ def _assemble(search: _Search, rng, tol: float, explicit_tol: bool) -> tuple[ReL
             raise ValueError(f"{f.name}: {message}; {k} units identified. Query the model in float64 if it can "
                              "be, or pass tol= to accept this network")
         warn.append(message)
+    elif polished and error > HUNT_ROUNDINGS * rounding:
+        warn.append(f"the residual on fresh queries ({error:.3g}, relative) is {error / rounding:.1f} times the "
+                    f"oracle's rounding ({rounding:.2g}; complete networks are within about 1 time it): a unit "
+                    f"within {FLOOR_ROUNDINGS:g} roundings of 0 wherever it was queried may be missing")
     far = np.abs(net.biases) > GAUSSIAN_SIGMAS if net.biases is not None else np.zeros(0, bool)
     stage = {"units": net.k, "prediction_error": error, "hyperplane_residual": worst, "signs": how,
              "dead": np.flatnonzero(far & (net.biases < 0)).tolist() if k else [],
@@ -590,7 +765,7 @@ def _assemble(search: _Search, rng, tol: float, explicit_tol: bool) -> tuple[ReL
 
 
 def _polish(search: _Search) -> float:
-    r"""Refine every hyperplane by least squares of the whole network on fresh queries; the last relative change.
+    r"""Refine every hyperplane by least squares of the whole network on fresh queries; each unit's last change.
 
     Given the activation pattern :math:`a_i(x) = 1[\langle n_i, x\rangle + \beta_i > 0]`, f is linear in
     :math:`w_i = \mu_i n_i`, :math:`\alpha_i = \mu_i \beta_i`, c and b_0:
@@ -607,7 +782,7 @@ def _polish(search: _Search) -> float:
     U, d, f = search.units, search.d, search.f
     k = len(U.mu)
     m = POLISH_ROWS * (k * (d + 1) + d + 1)
-    change, best = 1.0, np.inf
+    change, best = np.ones(k), np.inf
     for _ in range(POLISH_ROUNDS):
         if f.queries + m > search.budget:
             break
@@ -627,13 +802,13 @@ def _polish(search: _Search) -> float:
         size = np.linalg.norm(W[:, :d], axis=1)
         sign = np.sign(np.einsum("ij,ij->i", W[:, :d], U.n[free]))
         n, beta = sign[:, None] * W[:, :d] / size[:, None], sign * W[:, d] / size
-        change = float(np.max(np.abs(np.hstack([n - U.n[free], (beta - U.beta[free])[:, None]])),
-                              initial=0.0))
+        change = np.full(k, search.eps)
+        change[free] = np.max(np.abs(np.hstack([n - U.n[free], (beta - U.beta[free])[:, None]])), axis=1)
         U.n[free], U.beta[free], U.mu[free] = n, beta, sign * size
         if residual >= best / 2:  # at the oracle's rounding: this round's change is the precision reached
             break
         best = residual
-    return max(change, search.eps)
+    return np.maximum(change, search.eps)
 
 
 def _flipped_set(W: np.ndarray, target: np.ndarray, noise: float):

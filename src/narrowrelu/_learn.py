@@ -174,6 +174,8 @@ def learn(
     budget = Memory(DEFAULT_MEMORY if memory is None else check_memory(memory))
     rng = as_generator(random_state)
     scale = _label_scale(source)
+    oracle = getattr(source, "oracle", None)
+    queried = oracle.queries if oracle is not None else 0  # the first query and the label-scale rows
     if scale != 1.0:
         source = MappedSource(source, lambda X, y: (X, y / scale))
     owned = not isinstance(engine, Engine)  # engines we create we close; the caller's stays open
@@ -215,8 +217,8 @@ def learn(
     if scale != 1.0:
         net = _scaled(net, scale, report)
     report.add("total", time.perf_counter() - start)
-    if hasattr(source, "oracle"):  # every pass reads every row once: one query per row and pass
-        report.options["queries"] = report.passes * n
+    if oracle is not None:  # every pass reads every row once (on any engine): one query per row and pass
+        report.options["queries"] = queried + report.passes * n
     net.report = report
     return net
 

@@ -32,6 +32,8 @@ class FunctionSource(Source):
         Seeds the rows (a Generator or None draws the seed once).
     batch_rows : int
         Rows per generated block: engines align their chunks to it.
+    precision : {"float64", "model"}, default="float64"
+        How a float32 torch module or ONNX file is queried (see :func:`narrowrelu.oracles.as_oracle`).
 
     Attributes
     ----------
@@ -52,10 +54,10 @@ class FunctionSource(Source):
     checked = False
 
     def __init__(self, f, d: int | None = None, n_rows: int | None = None, random_state: RandomState = None,
-                 batch_rows: int = BATCH_ROWS):
+                 batch_rows: int = BATCH_ROWS, precision: str = "float64"):
         if n_rows is None:
             raise ValueError("n_rows is required: the number of rows to draw from the model (n=...)")
-        self.oracle = as_oracle(f, d)
+        self.oracle = as_oracle(f, d, precision=precision)
         self.n_rows, self.block_rows = check_positive_int(n_rows, "n_rows"), check_positive_int(batch_rows,
                                                                                                  "batch_rows")
         generator = as_generator(random_state)  # validates an int seed, draws one otherwise

@@ -74,6 +74,10 @@ class Report:
     def from_dict(cls, data: dict) -> Report:
         """The report of a model file: the fields this version knows (a newer file's other keys are
         left out); the required ones default to 0 or "" when absent."""
+        if cls is Report and data.get("method") == "identify":  # a model from narrowrelu.identify
+            from ._identify import IdentifyReport
+
+            cls = IdentifyReport
         known = {f.name for f in fields(cls)}
         values = {key: value for key, value in data.items() if key in known}
         required = {"method": "", "n_samples": 0, "n_train": 0, "n_validation": 0, "d": 0, "k": 0}

@@ -291,7 +291,7 @@ def run(suite: str, out: Path, *, methods: list[str] | None = None, seeds: int |
     if spec.extra.get("queries"):
         from .queries import run as run_queries
 
-        return run_queries(out, _meta(suite), progress, seeds=seeds)
+        return run_queries(out, _meta(suite, {}, seeds), progress, seeds=seeds)
     file = out / "results.json"
     options = dict(options or {})
     results = json.loads(file.read_text()) if file.exists() else {"meta": _meta(suite, options, seeds), "records": []}

@@ -14,7 +14,13 @@ fails; ``learn`` gets fresh Gaussian rows from the same oracle (:class:`~narrowr
   ``|u_i| = 1``: the entries of ``u_i`` and ``b_i`` relative to the unit's largest, and
   ``lambda_i``);
 - ``prediction``: largest ``|f_hat - f| / max |f|`` on ``CHECK_ROWS`` fresh Gaussian points;
-- ``queries``, ``seconds`` (wall, on a machine possibly shared: see ``meta``).
+- ``queries``, ``seconds`` (wall, on a machine possibly shared: see ``meta``);
+- from identify's report: ``reported_precision`` (its ``hyperplane_residual``: each unit's last
+  relative change in the polish, float32, or the kink points' residual, float64),
+  ``rounding_ratio`` (the check's residual over the oracle's rounding) and ``hunted_units``.
+
+Besides the fixed cases, ``draws()`` adds float32 networks of random size: d from
+``DRAW_DIMENSIONS``, k = d, 2d, 3d, ``DRAWS_PER_WIDTH`` each, seeds from ``DRAW_SEED``.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ class QueryCase:
     seeds: int = 3
     learn: bool = False
     tag: str = ""
+    first_seed: int = 0
 
 
 CASES = [QueryCase(10, 5, learn=True, tag="k < d"), QueryCase(10, 10, biases=False, learn=True, tag="k = d"),
@@ -60,6 +67,24 @@ CASES = [QueryCase(10, 5, learn=True, tag="k < d"), QueryCase(10, 10, biases=Fal
          QueryCase(10, 20, dtype="float32", seeds=6, tag="float32"), QueryCase(20, 60, tag="k = 3d"),
          QueryCase(64, 96, seeds=2, tag="target: d=64 k=96"),
          QueryCase(784, 128, seeds=1, tag="Carlini et al.'s 784-128-1")]
+
+
+#: float32 draws of random size (ours).
+DRAW_SEED, DRAWS_PER_WIDTH, DRAW_DIMENSIONS = 20261204, 10, (4, 6, 8, 10, 12, 16)
+
+
+def draws() -> list[QueryCase]:
+    """float32 cases of random size: for k = d, 2d, 3d, ``DRAWS_PER_WIDTH`` draws of d and a seed."""
+    generator, cases = np.random.default_rng(DRAW_SEED), []
+    for multiple in (1, 2, 3):
+        for _ in range(DRAWS_PER_WIDTH):
+            d, seed = int(generator.choice(DRAW_DIMENSIONS)), int(generator.integers(1000, 10**6))
+            cases.append(QueryCase(d, multiple * d, dtype="float32", seeds=1, first_seed=seed,
+                                   tag=f"float32 draw, k = {multiple}d" if multiple > 1 else "float32 draw, k = d"))
+    return cases
+
+
+CASES += draws()
 
 
 def network(case: QueryCase, seed: int) -> ReLUNetwork:
@@ -116,7 +141,9 @@ def identify_record(case: QueryCase, seed: int) -> dict:
     stage = net.report.stages[0]
     return {"method": "identify", "queries": oracle.queries, "seconds": round(seconds, 3),
             "units": net.k, "lines": stage["lines"], "signs": stage["signs"],
-            "reported_prediction_error": stage["prediction_error"],
+            "reported_prediction_error": stage["prediction_error"], "reported_precision": stage["hyperplane_residual"],
+            "rounding_ratio": stage["prediction_error"] / stage["oracle_rounding"],
+            "hunted_units": stage["hunted_units"], "warnings": net.report.warnings,
             "queries_to_target": oracle.queries, "queries_to_exact": oracle.queries,
             **compare(net, truth, np.random.default_rng(seed + 99))}
 
@@ -155,7 +182,7 @@ def run(out: Path, meta: dict, progress=None, cases=CASES, seeds: int | None = N
     file = out / "results.json"
     results = json.loads(file.read_text()) if file.exists() else {"meta": meta, "records": []}
     done = {(r["d"], r["k"], r["biases"], r["dtype"], r["seed"], r["method"]) for r in results["records"]}
-    plan = [(c, s, m) for c in cases for s in range(seeds or c.seeds)
+    plan = [(c, s, m) for c in cases for s in range(c.first_seed, c.first_seed + (seeds or c.seeds))
             for m in ("identify", "learn")[: 1 + c.learn]]
     with threadpool_limits(1, user_api="blas"):
         for count, (case, seed, method) in enumerate(plan, 1):
@@ -192,7 +219,23 @@ def write_markdown(results: dict, path: Path) -> None:
         lines.append(f"| {r['tag']} | {r['d']} | {r['k']} | {'yes' if r['biases'] else 'no'} | {r['dtype']} | "
                      f"{r['seed']} | {r.get('units', '–')} | {r['queries']:,} | {r.get('lines', '–')} | "
                      f"{r['seconds']:.2f} | {_fmt(r.get('worst_angle'))} | {_fmt(r.get('worst_parameter'))} | "
-                     f"{_fmt(r.get('prediction'))} | {r.get('signs', '–')} | {r.get('note', '')[:80]} |")
+                     f"{_fmt(r.get('prediction'))} | {r.get('signs', '–')} | "
+                     f"{(r.get('note') or '; '.join('warning: ' + w for w in r.get('warnings', [])))[:80]} |")
+    lines += ["", "## float32 oracles: accepted, complete (every unit within 1e-3 rad), worst parameter error", "",
+              "| cases | runs | accepted | complete | refused | worst parameter (complete runs) | units hunted |",
+              "|---" * 7 + "|"]
+    float32 = [r for r in results["records"] if r["method"] == "identify" and r["dtype"] == "float32"]
+    for tag in dict.fromkeys(f"{r['tag']} (d={r['d']}, k={r['k']})" if "draw" not in r["tag"] else r["tag"]
+                             for r in float32):
+        group = [r for r in float32
+                 if (f"{r['tag']} (d={r['d']}, k={r['k']})" if "draw" not in r["tag"] else r["tag"]) == tag]
+        accepted = [r for r in group if "units" in r]
+        complete = [r for r in accepted if np.isfinite(r.get("worst_angle", np.nan)) and r["worst_angle"] < 1e-3
+                    and r.get("distinct_matches") == r["k"] and r["units"] == r["k"]]
+        errors = [r["worst_parameter"] for r in complete]
+        lines.append(f"| {tag} | {len(group)} | {len(accepted)} | {len(complete)} | {len(group) - len(accepted)} | "
+                     + (f"{min(errors):.1e} to {max(errors):.1e}" if errors else "–")
+                     + f" | {sum(r.get('hunted_units', 0) for r in accepted)} |")
     lines += ["", "## queries needed: identify against learn on the same oracle", "",
               "| d | k | biases | seed | identify: to 1e-4 = to exact | learn: to 1e-4 | learn: to exact (1e-9) "
               "| learn's last relative error | learn seconds |", "|---" * 9 + "|"]
