@@ -17,6 +17,7 @@ from ._validation import (
     gaussian_input_problems,
     row_order_problems,
 )
+from .biases import degree3_signal
 from .engines import Engine
 from .exceptions import DataOrderWarning, FewSamplesWarning, FitWarning, NonGaussianInputWarning
 from .methods import METHODS
@@ -27,7 +28,7 @@ from .report import Report
 from .selection import chosen_width, evaluate, record, width_search_done
 from .sources import MappedSource, open_source
 from .standardize import estimate
-from .subspace import low_degree_subspace
+from .subspace import low_degree_subspace, significant_directions
 
 __all__ = ["learn"]
 
@@ -130,7 +131,9 @@ def learn(
         Rows sorted or grouped by a column, or repeated exactly.
     FitWarning
         Fewer than ``k`` neurons returned (neurons of zero weight are dropped), the linear
-        fallback, a subspace wider than ``k``.
+        fallback, a subspace wider than ``k``; a bias-free network while the data show a
+        degree-3 signal (hidden biases: :func:`narrowrelu.biases.degree3_signal`); units dead or
+        linear on the data (``auto`` with biases).
 
     Returns
     -------
@@ -195,6 +198,8 @@ def learn(
         else:
             net = method_fn(data, k, rng, settings, report)
         for category, message in _fit_warnings(data, net, k, auto_width, constant, report):
+            _warn(report, category, message)
+        for category, message in _unexplained_degree3(data, net, settings.threshold, constant):
             _warn(report, category, message)
     if standardize:
         net = transform.to_original(net)
@@ -291,6 +296,20 @@ def _fit_warnings(data, net: ReLUNetwork, k: int, auto_width: bool, constant: bo
                       "zero weight are dropped, a linear term may stand for others): the data need fewer, or more "
                       "rows"))
     return found
+
+
+def _unexplained_degree3(data, net: ReLUNetwork, threshold: float,
+                         constant: bool) -> list[tuple[type[Warning], str]]:
+    """A bias-free network (any method), yet the kept rows show a degree-3 signal above ``threshold``
+    noise scales on the significant directions of T2: hidden biases its model cannot explain."""
+    if constant or net.k == 0 or (net.biases is not None and np.any(net.biases != 0)):
+        return []
+    V, _ = significant_directions(data.low.T2, data.low.T2_noise(), threshold, np.zeros((data.d, 0)))
+    signal = degree3_signal(data.X, data.y, V)
+    if signal <= threshold:
+        return []
+    return [(FitWarning, f"the data show a degree-3 signal ({signal:.3g} noise scales) that a network without "
+             "hidden biases cannot explain: the fit has no biases (method='auto' learns them)")]
 
 
 def _choose_width(data, method_fn, rng, settings: FitOptions, report: Report) -> ReLUNetwork:
