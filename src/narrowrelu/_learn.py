@@ -17,7 +17,7 @@ from ._validation import (
     gaussian_input_problems,
     row_order_problems,
 )
-from .biases import degree3_signal
+from .biases import degree3_directions, degree3_signal
 from .engines import Engine
 from .exceptions import DataOrderWarning, FewSamplesWarning, FitWarning, NonGaussianInputWarning
 from .methods import METHODS
@@ -300,12 +300,14 @@ def _fit_warnings(data, net: ReLUNetwork, k: int, auto_width: bool, constant: bo
 
 def _unexplained_degree3(data, net: ReLUNetwork, threshold: float,
                          constant: bool) -> list[tuple[type[Warning], str]]:
-    """A bias-free network (any method), yet the kept rows show a degree-3 signal above ``threshold``
-    noise scales on the significant directions of T2: hidden biases its model cannot explain."""
+    """A bias-free network (any method), yet its residual on the kept rows shows a degree-3 signal
+    above ``threshold`` noise scales (on the significant directions of T2, or off them): hidden
+    biases its model cannot explain."""
     if constant or net.k == 0 or (net.biases is not None and np.any(net.biases != 0)):
         return []
     V, _ = significant_directions(data.low.T2, data.low.T2_noise(), threshold, np.zeros((data.d, 0)))
-    signal = degree3_signal(data.X, data.y, V)
+    residual = data.y - net.predict(data.X)  # the same T3 as y (the net has none), less noise
+    signal = max(degree3_signal(data.X, residual, V), degree3_directions(data.X, residual, V, threshold)[1])
     if signal <= threshold:
         return []
     return [(FitWarning, f"the data show a degree-3 signal ({signal:.3g} noise scales) that a network without "

@@ -14,6 +14,11 @@ Along a unit's own direction :math:`T_3(\hat u, \hat u, \hat u) / T_2(\hat u, \h
 * :func:`degree3_signal`: the largest :math:`\|\hat M_3(e_j)\|_{op}` on a basis of ``V`` in units of its
   batch noise (on the kept rows): the gate of the biased branch of ``auto``, and of the
   warning that a bias-free network cannot explain the data.
+* :func:`degree3_directions`: the vectors :math:`T_3(I) = \sum_i c_{3i} \hat u_i` (the trace
+  contraction, every unit at full weight) and :math:`T_3(v, v, \cdot)` for the basis vectors v of
+  ``V``, in :math:`R^d`: their parts off ``V`` that clear ``threshold`` noise scales are new
+  directions (units too weak in :math:`T_2`, whose coefficient :math:`\varphi(\beta)` is small
+  for large :math:`|\beta|`, while :math:`T_3`'s :math:`\varphi(\beta)\beta` is not as small).
 * :func:`biased_pool`: candidate rows :math:`(v, \beta)` on the augmented input :math:`(z, 1)`:
   the bias-free directions of :func:`~narrowrelu.neurons.candidate_pool`, Jennrich on
   :math:`M_3` contractions, each with its :math:`T_3/T_2` bias and the ``BIAS_GRID``.
@@ -31,7 +36,7 @@ from .network import ReLUNetwork
 from .neurons import candidate_pool
 from .subspace import random_unit_vectors
 
-__all__ = ["DEGREE3_BATCHES", "BIAS_GRID", "BIAS_LIMIT", "DEAD_SHARE", "degree3_contractions",
+__all__ = ["degree3_directions", "DEGREE3_BATCHES", "BIAS_GRID", "BIAS_LIMIT", "DEAD_SHARE", "degree3_contractions",
            "degree3_signal", "biased_pool", "unit_activity", "activity_messages"]
 
 #: Batches for its noise scale (ours).
@@ -84,6 +89,33 @@ def degree3_signal(X: np.ndarray, y: np.ndarray, V: np.ndarray) -> float:
     noise = moments.operator_norm_standard_error(batches, np.full(DEGREE3_BATCHES, len(y) / DEGREE3_BATCHES))
     size = np.abs(np.linalg.eigvalsh(M)).max(axis=-1)
     return float(np.max(size / np.maximum(noise, 1e-300)))
+
+
+def degree3_directions(X: np.ndarray, t: np.ndarray, V: np.ndarray,
+                       threshold: float) -> tuple[np.ndarray, float]:
+    r"""Unit directions (d, m) off ``V`` from the degree-3 vectors of ``t``, and their largest signal in noise units.
+
+    :math:`T_3(I) = \overline{t\,(|x|^2 - d - 2)\,x}` and
+    :math:`T_3(v, v, \cdot) = \overline{t\,[((v\cdot x)^2 - 1)\,x - 2 (v\cdot x)\,v]}`, each
+    projected off ``V``; a vector counts when its norm exceeds ``threshold`` times the standard
+    error of that norm (batch-to-batch spread over ``DEGREE3_BATCHES`` batches). Nothing random.
+    """
+    d, B = X.shape[1], DEGREE3_BATCHES
+    P = np.eye(d) - V @ V.T
+    batches = []
+    for b in range(B):
+        Xb, tb = X[b::B], t[b::B]
+        S = Xb @ V
+        vectors = [Xb.T @ (tb * (np.einsum("ij,ij->i", Xb, Xb) - d - 2))]
+        vectors += [Xb.T @ (tb * (S[:, j] ** 2 - 1)) - 2 * (tb @ S[:, j]) * V[:, j] for j in range(V.shape[1])]
+        batches.append(np.stack(vectors) @ P / len(tb))
+    batches = np.stack(batches)  # (B, m, d)
+    mean = batches.mean(axis=0)
+    se = np.sqrt(np.sum((batches - mean) ** 2, axis=(0, 2)) / (B * (B - 1)))
+    signal = np.linalg.norm(mean, axis=1) / np.maximum(se, 1e-300)
+    keep = signal > threshold
+    found = mean[keep].T / np.linalg.norm(mean[keep], axis=1)
+    return found, float(signal.max()) if len(signal) else 0.0
 
 
 def _bias_estimates(Z: np.ndarray, t: np.ndarray, T2: np.ndarray, P: np.ndarray) -> np.ndarray:

@@ -31,7 +31,9 @@ below is :func:`auto` line for line::
             best <- keep_best(best, first); rough <- none
             biased                                                                 hidden biases
     repair(c): if c is not exact: keep_best(c, c with its two weakest neurons re-seeded as a close pair)
-    biased: if best is not exact and M3 of y on V (kept rows) is above threshold x noise:
+    biased: if best is not exact: r <- y - best(x) on the kept rows
+            V <- V + the degree-3 vectors T3(I), T3(v, v, .) of r off V above threshold x noise
+            if those, or M3(e_j) of r on V, are above threshold x noise:
                 best <- keep_best(best, finish(first with zero biases),
                                   finish(k neurons with biases inside V))          (polish on (x, 1))
     report the biases and the units dead or linear on the rows (FitWarning)
@@ -59,7 +61,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..biases import activity_messages, degree3_signal, unit_activity
+from ..biases import activity_messages, degree3_directions, degree3_signal, unit_activity
 from ..exceptions import FitWarning
 from ..forms import finish, linear_fallback
 from ..inside import fit_in_subspace
@@ -69,7 +71,13 @@ from ..pipeline import Data
 from ..repairs import repair_close_pair
 from ..report import Report
 from ..selection import Candidate, agrees, is_exact, keep_best, record
-from ..subspace import grow_on_kept_rows, grow_subspace, low_degree_subspace, random_unit_vectors
+from ..subspace import (
+    grow_on_kept_rows,
+    grow_subspace,
+    low_degree_subspace,
+    merge_directions,
+    random_unit_vectors,
+)
 
 
 @dataclass
@@ -187,16 +195,21 @@ def _polish(data: Data, state: State, k: int, rng, options: AutoOptions, report:
 
 
 def _biased(data: Data, state: State, first: Candidate, k: int, rng, options: AutoOptions, report: Report) -> None:
-    """Hidden biases, when the best fit is not exact and the kept rows show a degree-3 signal in V:
-    ``first`` with zero biases and ``k`` biased neurons inside V, each polished with its biases
-    on (x, 1); kept only if better on the held-out rows."""
+    """Hidden biases, when the best fit is not exact and its residual on the kept rows shows a
+    degree-3 signal (a bias-free network has none): V grows by the degree-3 directions off it,
+    then ``first`` with zero biases and ``k`` biased neurons inside V are each polished with their
+    biases on (x, 1); kept only if better on the held-out rows."""
     if not options.biases or is_exact(state.best):
         return
     start = time.perf_counter()
-    signal = degree3_signal(data.X, data.y, state.V)
-    report.add("biases", time.perf_counter() - start, degree3_signal=signal, threshold=options.threshold)
+    residual = data.y - state.best.network.predict(data.X)
+    found, outside = degree3_directions(data.X, residual, state.V, options.threshold)
+    signal = max(outside, degree3_signal(data.X, residual, state.V))
+    report.add("biases", time.perf_counter() - start, degree3_signal=signal, found=found.shape[1],
+               threshold=options.threshold)
     if signal <= options.threshold:
         return
+    state.V = merge_directions(state.V, [found], max_dim=k + options.extra_dims)
     net = first.network
     if net.biases is None:
         net = ReLUNetwork(net.weights, net.directions, net.linear, net.intercept, biases=np.zeros(net.k))
