@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from narrowrelu import learn, planted, relative_error
-from narrowrelu.biases import activity_messages, biased_pool, degree3_contractions, degree3_signal, unit_activity
+from narrowrelu.biases import (
+    activity_messages,
+    biased_pool,
+    degree3_contractions,
+    degree3_directions,
+    degree3_signal,
+    unit_activity,
+)
 from narrowrelu.exceptions import FitWarning
 from narrowrelu.hermite import network_contraction
 from narrowrelu.moments import low_degree
@@ -59,6 +66,15 @@ def test_degree3_signal_is_noise_without_biases_and_large_with_them():
         truth = planted.make("random", d=6, k=3, random_state=2, biases=biases)
         X, y = planted.sample(truth, 50_000, random_state=3)
         assert check(degree3_signal(X, y, np.linalg.qr(truth.directions.T)[0]))
+
+
+def test_degree3_directions_find_a_unit_off_v():
+    """A unit with a large bias (weak in T2) off V shows in T3(I); with V = both units nothing is found."""
+    truth = ReLUNetwork([1.0, 1.0], np.eye(6)[:2], biases=[0.0, 2.0])
+    X, y = planted.sample(truth, 100_000, random_state=0)
+    found, signal = degree3_directions(X, y, np.eye(6)[:, :1], 4.0)
+    assert signal > 4.0 and found.shape[1] >= 1 and abs(found[1, 0]) > 0.95
+    assert degree3_directions(X, y, np.eye(6)[:, :2], 4.0)[0].shape[1] == 0
 
 
 def test_biased_pool_holds_each_true_unit():
