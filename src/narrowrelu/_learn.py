@@ -69,7 +69,10 @@ def learn(
     options: FitOptions | None = None,
     **keywords,
 ) -> ReLUNetwork:
-    r"""Learn :math:`f(x) = \sum_{i \le k} \lambda_i \mathrm{relu}(\langle u_i, x\rangle)` from samples, x ~ N(0, I).
+    r"""Learn :math:`f(x) = \sum_{i \le k} \lambda_i \mathrm{relu}(\langle u_i, x\rangle + b_i)`, x ~ N(0, I).
+
+    Hidden biases are learned by ``method="auto"`` when the data show them (a degree-3 signal,
+    :mod:`narrowrelu.biases`); on bias-free data the network is bias-free.
 
     Parameters
     ----------
@@ -105,8 +108,9 @@ def learn(
         For inputs :math:`x \sim N(\mu, \Sigma)`: estimate :math:`\mu, \Sigma` (one more
         pass), learn on :math:`z = \Sigma^{-1/2}(x - \mu)` and map the network back
         (:mod:`narrowrelu.standardize`): its neurons then carry hidden biases
-        :math:`-\langle \Sigma^{-1/2}u_i, \mu\rangle` and the intercept shifts by the linear
-        term's :math:`-\langle \Sigma^{-1/2}c, \mu\rangle`. The report keeps
+        :math:`-\langle \Sigma^{-1/2}u_i, \mu\rangle` (plus those learned in the whitened
+        coordinates, where the estimated mean leaves the true network small biases) and the
+        intercept shifts by the linear term's :math:`-\langle \Sigma^{-1/2}c, \mu\rangle`. The report keeps
         :math:`\mu` and :math:`\Sigma^{-1/2}` (``report.standardization``).
     d, n : int or None
         When ``X`` is a model one can call (a callable, a torch module, an ``.onnx`` path or
