@@ -1,10 +1,12 @@
 """Biased zoo on fresh seeds: ``learn`` (auto, defaults) on every family with b ~ N(0, 1), noiseless,
 and ``random`` with noise against the oracle (refinement started at the truth, biases included).
 
-Usage: ``python docs/results/bias/zoo.py OUT.jsonl SEED0 SEEDS [noisy]``; one JSON line per run.
+Usage: ``python docs/results/bias/zoo.py OUT.jsonl SEED0 SEEDS [noisy]``; one JSON line per run;
+``SHAPES=10x4`` (environment) restricts the noiseless shapes (default ``10x4,20x6``).
 """
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -15,7 +17,7 @@ from narrowrelu.bench.harness import oracle_excess_risk
 from narrowrelu.metrics import variance
 
 ROWS_PER_DK = 1000
-SHAPES = ((10, 4), (20, 6))
+SHAPES = tuple(tuple(int(v) for v in s.split("x")) for s in os.environ.get("SHAPES", "10x4,20x6").split(","))
 
 
 def main(out: str, seed0: int, seeds: int, noisy: bool) -> None:
@@ -32,7 +34,8 @@ def main(out: str, seed0: int, seeds: int, noisy: bool) -> None:
                     warnings.simplefilter("always")
                     net = learn(X, y, k=k, random_state=seed)
                 record = {"family": family, "d": d, "k": k, "n": n, "noise": noise, "seed": seed, "commit": commit,
-                          "seconds": round(time.perf_counter() - start, 2), "relative_error": relative_error(net, truth),
+                          "seconds": round(time.perf_counter() - start, 2),
+                          "relative_error": relative_error(net, truth),
                           "biased": net.biases is not None, "passes": net.report.passes,
                           "warnings": [str(w.message)[:80] for w in caught]}
                 if noise:
