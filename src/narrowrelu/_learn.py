@@ -18,6 +18,7 @@ from ._validation import (
     gaussian_input_problems,
     row_order_problems,
 )
+from .biases import degree3_directions, degree3_signal
 from .engines import Engine
 from .exceptions import DataOrderWarning, FewSamplesWarning, FitWarning, NonGaussianInputWarning
 from .methods import METHODS
@@ -28,7 +29,7 @@ from .report import Report
 from .selection import chosen_width, evaluate, record, width_search_done
 from .sources import MappedSource, open_source
 from .standardize import estimate
-from .subspace import low_degree_subspace
+from .subspace import low_degree_subspace, significant_directions
 
 __all__ = ["learn"]
 
@@ -72,7 +73,10 @@ def learn(
     memory: int | str | None = None,
     **keywords,
 ) -> ReLUNetwork:
-    r"""Learn :math:`f(x) = \sum_{i \le k} \lambda_i \mathrm{relu}(\langle u_i, x\rangle)` from samples, x ~ N(0, I).
+    r"""Learn :math:`f(x) = \sum_{i \le k} \lambda_i \mathrm{relu}(\langle u_i, x\rangle + b_i)`, x ~ N(0, I).
+
+    Hidden biases are learned by ``method="auto"`` when the data show them (a degree-3 signal,
+    :mod:`narrowrelu.biases`); on bias-free data the network is bias-free.
 
     Parameters
     ----------
@@ -108,8 +112,9 @@ def learn(
         For inputs :math:`x \sim N(\mu, \Sigma)`: estimate :math:`\mu, \Sigma` (one more
         pass), learn on :math:`z = \Sigma^{-1/2}(x - \mu)` and map the network back
         (:mod:`narrowrelu.standardize`): its neurons then carry hidden biases
-        :math:`-\langle \Sigma^{-1/2}u_i, \mu\rangle` and the intercept shifts by the linear
-        term's :math:`-\langle \Sigma^{-1/2}c, \mu\rangle`. The report keeps
+        :math:`-\langle \Sigma^{-1/2}u_i, \mu\rangle` (plus those learned in the whitened
+        coordinates, where the estimated mean leaves the true network small biases) and the
+        intercept shifts by the linear term's :math:`-\langle \Sigma^{-1/2}c, \mu\rangle`. The report keeps
         :math:`\mu` and :math:`\Sigma^{-1/2}` (``report.standardization``).
     d, n : int or None
         When ``X`` is a model one can call (a callable, a torch module, an ``.onnx`` path or
@@ -140,7 +145,9 @@ def learn(
         Rows sorted or grouped by a column, or repeated exactly.
     FitWarning
         Fewer than ``k`` neurons returned (neurons of zero weight are dropped), the linear
-        fallback, a subspace wider than ``k``.
+        fallback, a subspace wider than ``k``; a bias-free network while the data show a
+        degree-3 signal (hidden biases: :func:`narrowrelu.biases.degree3_signal`); units dead or
+        linear on the data (``auto`` with biases).
 
     Returns
     -------
@@ -212,8 +219,10 @@ def learn(
             net = method_fn(data, k, rng, settings, report)
         for category, message in _fit_warnings(data, net, k, auto_width, constant, report):
             _warn(report, category, message)
+        for category, message in _unexplained_degree3(data, net, settings.threshold, constant):
+            _warn(report, category, message)
     if standardize:
-        net = transform.to_original(net)
+        net = _to_original(transform, net)
     if scale != 1.0:
         net = _scaled(net, scale, report)
     report.add("total", time.perf_counter() - start)
@@ -221,6 +230,19 @@ def learn(
         report.options["queries"] = queried + report.passes * n
     net.report = report
     return net
+
+
+def _to_original(transform, net: ReLUNetwork) -> ReLUNetwork:
+    r"""``transform.to_original(net)`` with the hidden biases learned in the standardized coordinates kept:
+    :math:`\mathrm{relu}(\langle u, W(x - \mu)\rangle + \beta) = \mathrm{relu}(\langle W^Tu, x\rangle
+    - \langle W^Tu, \mu\rangle + \beta)` (the map is applied to the bias-free skeleton, then
+    :math:`\beta / |W^Tu|` is added to each bias of the normalised rows)."""
+    mapped = transform.to_original(ReLUNetwork(net.weights, net.directions, net.linear, net.intercept))
+    if net.biases is None or net.k == 0:
+        return mapped
+    norms = np.linalg.norm(net.directions @ transform.whitening, axis=1)
+    return ReLUNetwork(mapped.weights, mapped.directions, mapped.linear, mapped.intercept,
+                       biases=mapped.biases + net.biases / norms)
 
 
 def _warn(report: Report, category: type[Warning], message: str) -> None:
@@ -312,6 +334,22 @@ def _fit_warnings(data, net: ReLUNetwork, k: int, auto_width: bool, constant: bo
                       "zero weight are dropped, a linear term may stand for others): the data need fewer, or more "
                       "rows"))
     return found
+
+
+def _unexplained_degree3(data, net: ReLUNetwork, threshold: float,
+                         constant: bool) -> list[tuple[type[Warning], str]]:
+    """A bias-free network (any method), yet its residual on the kept rows shows a degree-3 signal
+    above ``threshold`` noise scales (on the significant directions of T2, or off them): hidden
+    biases its model cannot explain."""
+    if constant or net.k == 0 or (net.biases is not None and np.any(net.biases != 0)):
+        return []
+    V, _ = significant_directions(data.low.T2, data.low.T2_noise(), threshold, np.zeros((data.d, 0)))
+    residual = data.y - net.predict(data.X)  # the same T3 as y (the net has none), less noise
+    signal = max(degree3_signal(data.X, residual, V), degree3_directions(data.X, residual, V, threshold)[1])
+    if signal <= threshold:
+        return []
+    return [(FitWarning, f"the data show a degree-3 signal ({signal:.3g} noise scales) that a network without "
+             "hidden biases cannot explain: the fit has no biases (method='auto' learns them)")]
 
 
 def _choose_width(data, method_fn, rng, settings: FitOptions, report: Report) -> ReLUNetwork:

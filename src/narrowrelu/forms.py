@@ -14,7 +14,7 @@ import numpy as np
 from .network import ReLUNetwork
 from .options import FitOptions
 from .pipeline import Data, kept_rows
-from .polish import fit_directions, linear_as_pair, output_layer, resolve_signs, to_network
+from .polish import augment, fit_directions, linear_as_pair, output_layer, resolve_signs, rows, to_network
 from .report import Report
 from .selection import Candidate, evaluate, keep_best, linear_wins
 
@@ -36,7 +36,8 @@ def finish(
     than ``LINEAR_GAIN`` of held-out loss, the pure form is refined again from the flips'
     remainder written as two neurons (:func:`~narrowrelu.polish.linear_as_pair`), and if the
     linear term still wins, the form with a linear term is refined and kept. With ``polish``
-    off the directions stay as found and only the output layer is refitted.
+    off the directions stay as found and only the output layer is refitted. A network with
+    biases is refined with them, on the augmented rows :math:`(x, 1)` (:func:`~narrowrelu.polish.augment`).
     """
     start = time.perf_counter()
     X, y = kept_rows(data, options.polish_rows, rng)
@@ -44,16 +45,18 @@ def finish(
     lm = options.levenberg_marquardt
     variance = float(np.var(data.y_val))
     flipped, remainder = resolve_signs(net)
-    U, fit = fit_directions(X, y, flipped.directions, None, iters, lm)
-    pure = evaluate(to_network(U, fit, None, data.d), data, "pure form")
     XV = X @ V
+    if net.biases is not None:
+        X = augment(X)
+    U, fit = fit_directions(X, y, rows(flipped), None, iters, lm)
+    pure = evaluate(to_network(U, fit, None, data.d), data, "pure form")
     offered = evaluate(to_network(U, output_layer(X, y, U, XV), V, data.d), data, "linear term offered")
     if linear_wins(pure.loss, offered.loss, variance) and net.k >= 2 and remainder > 0:
-        U, fit = fit_directions(X, y, linear_as_pair(flipped).directions, None, iters, lm)
+        U, fit = fit_directions(X, y, rows(linear_as_pair(flipped)), None, iters, lm)
         pure = keep_best(pure, evaluate(to_network(U, fit, None, data.d), data, "pure form, linear term as a pair"))
     chosen, linear = pure, offered
     if linear_wins(pure.loss, offered.loss, variance):
-        refit = to_network(*fit_directions(X, y, net.directions, XV, iters, lm), V, data.d)
+        refit = to_network(*fit_directions(X, y, rows(net), XV, iters, lm), V, data.d)
         chosen = linear = keep_best(offered, evaluate(refit, data, "with a linear term"))
     if options.collapse_tol > 0:
         chosen = evaluate(collapsed(chosen.network, options), data, chosen.origin + ", collapsed")

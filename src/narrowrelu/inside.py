@@ -2,7 +2,9 @@ r"""Stage C: ``k`` neurons inside the subspace :math:`V`, best of a few restarts
 
 Each restart draws a candidate pool (:mod:`narrowrelu.neurons`), selects ``k`` of them
 greedily, and refines them inside :math:`V` (:func:`narrowrelu.polish.refine`). The restarts
-are compared by their held-out loss (:mod:`narrowrelu.selection`).
+are compared by their held-out loss (:mod:`narrowrelu.selection`). With ``biased=True`` the
+neurons carry hidden biases: the pool is :func:`~narrowrelu.biases.biased_pool`'s rows
+:math:`(v, \beta)`, selected and refined on the augmented coordinates :math:`(z, 1)`.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import time
 import numpy as np
 
 from . import moments
+from .biases import biased_pool
 from .neurons import candidate_pool, greedy_select, net_size, sphere_net
 from .options import FitOptions
 from .pipeline import Data, kept_rows
-from .polish import output_layer, refine, to_network
+from .polish import augment, output_layer, refine, to_network
 from .report import Report
 from .selection import Candidate, evaluate, is_exact, keep_best, no_worse
 
@@ -38,7 +41,7 @@ def _net_pool(r: int, rows: int, k: int, rng: np.random.Generator, options: FitO
 
 def fit_in_subspace(
     data: Data, V: np.ndarray, k: int, rng: np.random.Generator, options: FitOptions, report: Report,
-    restarts: int | None = None,
+    restarts: int | None = None, biased: bool = False,
 ) -> Candidate:
     r"""Stage C: ``k`` neurons inside span ``V`` (d, r), best of ``restarts`` by held-out loss.
 
@@ -48,33 +51,40 @@ def fit_in_subspace(
     is on, refines on all of them (at most ``fit_rows``). Restarts (``options.restarts``
     unless given; at least 1) stop early once one is exact, or once one is better than the
     earlier ones or agrees with the best of them (:func:`~narrowrelu.selection.no_worse`).
+    ``biased``: neurons with hidden biases (the module docstring), the linear term still on ``Z``.
     """
     start = time.perf_counter()
     X, y = kept_rows(data, options.fit_rows, rng)
     Z = X @ V
-    low = moments.low_degree(Z, y) if options.candidates == "moments" else None
+    inputs = augment(Z) if biased else Z
+    low = moments.low_degree(Z, y) if options.candidates == "moments" or biased else None
     step_iter = options.step_iter if options.polish else 0
     select = max(1, len(y) // options.select_rows)  # greedy selection on every select-th row
     best: Candidate | None = None
     losses: list[float] = []
     for _ in range(options.restarts if restarts is None else restarts):
-        if options.candidates == "net":
+        if biased:
+            pool = biased_pool(Z, y, low, rng, n_contractions=options.contractions, threshold=options.threshold,
+                               net_points=options.net_points)
+        elif options.candidates == "net":
             pool = _net_pool(V.shape[1], len(y), k, rng, options)
         else:
             pool = candidate_pool(Z, y, low, rng, n_contractions=options.contractions,
                                   threshold=options.threshold, net_points=options.net_points)
-        U = greedy_select(Z[::select], y[::select], pool, k, step_iter=step_iter, refine=refine,
-                          offer_neighbours=options.neighbours)
+        U = greedy_select(inputs[::select], y[::select], pool, k, step_iter=step_iter, refine=refine,
+                          offer_neighbours=options.neighbours, linear=Z[::select])
         if options.polish:
-            U, fit = refine(Z, y, U, Z, max_iter=options.refine_iter)
+            U, fit = refine(inputs, y, U, Z, max_iter=options.refine_iter)
         else:
-            fit = output_layer(Z, y, U, Z)
-        candidate = evaluate(to_network(U @ V.T, fit, V, data.d), data, "inside V")
+            fit = output_layer(inputs, y, U, Z)
+        lifted = np.hstack([U[:, :-1] @ V.T, U[:, -1:]]) if biased else U @ V.T
+        candidate = evaluate(to_network(lifted, fit, V, data.d), data, "inside V, biased" if biased else "inside V")
         agree = bool(losses) and no_worse(candidate.loss, min(losses))
         losses.append(candidate.loss)
         best = keep_best(best, candidate)
         if is_exact(best) or agree:
             break
     report.add("neurons", time.perf_counter() - start, subspace_dim=V.shape[1], rows=len(y),
-               candidates=len(pool), source=options.candidates, restart_validation_mse=losses)
+               candidates=len(pool), source="biased" if biased else options.candidates,
+               restart_validation_mse=losses)
     return best

@@ -103,7 +103,7 @@ def neighbours(U: np.ndarray, angles=NEIGHBOUR_ANGLES) -> np.ndarray:
 
 def greedy_select(
     Z: np.ndarray, y: np.ndarray, pool: np.ndarray, k: int, *, step_iter: int = 0, refine: Callable | None = None,
-    offer_neighbours: bool = True,
+    offer_neighbours: bool = True, linear: np.ndarray | None = None,
 ) -> np.ndarray:
     """Choose ``k`` directions from ``pool`` by forward regression, refitting after each step.
 
@@ -114,24 +114,27 @@ def greedy_select(
     (:func:`narrowrelu.polish.refine`, passed in by the caller: L-BFGS, no Levenberg-Marquardt).
     With ``offer_neighbours``, every step also offers the :func:`neighbours` of the directions
     already chosen, so that nearly parallel neurons (a close pair, a cluster) can be built one
-    at a time.
+    at a time. ``linear`` replaces ``Z`` as the linear term's features: with hidden biases the
+    pool's rows are :math:`(v, \beta)` on the augmented rows ``Z`` = :math:`(z, 1)` and
+    ``linear`` is :math:`z` (the constant is the intercept's).
     """
     if step_iter and refine is None:
         raise ValueError("greedy_select needs refine when step_iter > 0")
+    linear = Z if linear is None else linear
     U = np.zeros((0, Z.shape[1]))
     F_pool = np.maximum(Z @ pool.T, 0.0)
     for _ in range(k):
-        fit = output_layer(Z, y, U, Z)
+        fit = output_layer(Z, y, U, linear)
         near = neighbours(U) if offer_neighbours else U[:0]
         candidates = np.vstack([pool, near])
         F = np.hstack([F_pool, np.maximum(Z @ near.T, 0.0)])
-        Q, _ = np.linalg.qr(np.hstack([np.maximum(Z @ U.T, 0.0), Z, np.ones((len(y), 1))]))
+        Q, _ = np.linalg.qr(np.hstack([np.maximum(Z @ U.T, 0.0), linear, np.ones((len(y), 1))]))
         F_perp = F - Q @ (Q.T @ F)
         norms = np.einsum("ij,ij->j", F_perp, F_perp)
         gain = (F_perp.T @ fit.residual) ** 2 / np.maximum(norms, 1e-12 * len(y))
         U = np.vstack([U, candidates[int(np.argmax(gain))]])
         if step_iter:
-            U, _ = refine(Z, y, U, Z, max_iter=step_iter, lm_steps=0)
+            U, _ = refine(Z, y, U, linear, max_iter=step_iter, lm_steps=0)
     return U
 
 

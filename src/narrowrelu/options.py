@@ -151,6 +151,9 @@ class AutoOptions(FitOptions):
     weaker_fills: bool = _option(True, _flag(), "while dim V < k, admit directions above fill_threshold (ours)")
     close_pair_repair: bool = _option(True, _flag(), "re-seed the two weakest neurons of an inexact polished "
                                       "network as a close pair, kept if better (ours)")
+    biases: bool = _option(True, _flag(), "hidden biases: when a polished fit is not exact and the kept rows "
+                           "show a degree-3 signal above threshold noise scales, fit neurons with biases too, "
+                           "kept if better on the held-out rows")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,11 @@ for the optimal residual :math:`e`, with L-BFGS on a ladder of row subsets, coar
 and Levenberg-Marquardt where L-BFGS stalls (nearly parallel neurons make the problem
 ill-conditioned). Each :math:`u_i` is normalised inside the objective (the loss does not
 depend on its length), and the gradient projected accordingly.
+
+Hidden biases (docs/maths.md): :math:`\mathrm{relu}(\langle u, x\rangle + \beta) =
+\mathrm{relu}(\langle (u, \beta), (x, 1)\rangle)`, so the same refinement on the augmented rows
+:math:`(x, 1)` (:func:`augment`) refines :math:`(u_i, \beta_i) \in R^{d+1}` with the output layer
+and the linear term still by least squares; :func:`rows` and :func:`to_network` translate.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from .moments import default_n_jobs
 from .network import ReLUNetwork
 
 __all__ = ["OutputLayer", "output_layer", "solve_normal_equations", "refine", "fit_directions", "to_network",
-           "resolve_signs", "linear_as_pair"]
+           "resolve_signs", "linear_as_pair", "augment", "rows"]
 
 #: :func:`refine` first solves on every ``COARSE_STRIDE``-th row, and on every
 #: ``COARSE_STRIDE``-th of those, ..., while such a subset keeps at least ``COARSE_ROWS``
@@ -187,21 +192,42 @@ def _levenberg_marquardt(X: np.ndarray, y: np.ndarray, XV: np.ndarray | None, U:
     return U
 
 
+def augment(X: np.ndarray) -> np.ndarray:
+    """The augmented rows :math:`(x, 1)` (n, d + 1): a neuron's bias is its last coordinate."""
+    return np.hstack([X, np.ones((X.shape[0], 1))])
+
+
+def rows(net: ReLUNetwork) -> np.ndarray:
+    r"""The neurons as rows to refine: the directions (k, d), or :math:`(u_i, \beta_i)` (k, d + 1) with biases."""
+    return net.directions if net.biases is None else np.hstack([net.directions, net.biases[:, None]])
+
+
 def to_network(U: np.ndarray, fit: OutputLayer, V: np.ndarray | None, d: int) -> ReLUNetwork:
-    """Build the network from directions ``U`` (k, d) and an output layer (linear term ``V a``)."""
+    r"""Build the network from directions ``U`` (k, d) and an output layer (linear term ``V a``).
+
+    Rows of length d + 1 are :math:`(u_i, \beta_i)` on the augmented input: the network has
+    biases. A row whose :math:`u_i` vanishes is the constant :math:`w_i\,\mathrm{relu}(\beta_i)`,
+    folded into the intercept.
+    """
     keep = fit.weights != 0.0
     linear = None if fit.linear is None else V @ fit.linear
     if U.shape[0] == 0:
         return ReLUNetwork(np.zeros(0), np.zeros((0, d)), linear, fit.intercept)
-    return ReLUNetwork(fit.weights[keep], U[keep], linear, fit.intercept)
+    if U.shape[1] == d:
+        return ReLUNetwork(fit.weights[keep], U[keep], linear, fit.intercept)
+    constant = np.linalg.norm(U[:, :d], axis=1) <= 1e-12 * np.abs(U[:, d])
+    intercept = fit.intercept + float(fit.weights[keep & constant] @ np.maximum(U[keep & constant, d], 0.0))
+    keep &= ~constant
+    return ReLUNetwork(fit.weights[keep], U[keep, :d], linear, intercept, biases=U[keep, d])
 
 
 def resolve_signs(net: ReLUNetwork) -> tuple[ReLUNetwork, float]:
     r"""Absorb the linear term by flipping neurons: :math:`w\,\mathrm{relu}(t) = w\,\mathrm{relu}(-t) + w t`.
 
-    Chooses flips :math:`F` minimising :math:`\|c + \sum_{i \in F} w_i u_i\|` (exhaustively
-    for k <= 16, greedily beyond) and returns the flipped network, still carrying the
-    remaining linear term, and the norm of that remainder.
+    With biases a flip is :math:`(u_i, \beta_i) \to (-u_i, -\beta_i)` and the constant
+    :math:`w_i\beta_i` joins the intercept. Chooses flips :math:`F` minimising
+    :math:`\|c + \sum_{i \in F} w_i u_i\|` (exhaustively for k <= 16, greedily beyond) and returns the
+    flipped network, still carrying the remaining linear term, and the norm of that remainder.
     """
     c = np.zeros(net.d) if net.linear is None else net.linear
     k = net.k
@@ -223,7 +249,12 @@ def resolve_signs(net: ReLUNetwork) -> tuple[ReLUNetwork, float]:
                 flips = trial
     remainder = c + flips.astype(float) @ contrib
     directions = np.where(flips[:, None], -net.directions, net.directions)
-    return ReLUNetwork(net.weights, directions, remainder, net.intercept), float(np.linalg.norm(remainder))
+    if net.biases is None:
+        return ReLUNetwork(net.weights, directions, remainder, net.intercept), float(np.linalg.norm(remainder))
+    # With biases: w relu(t + beta) = w relu(-t - beta) + w t + w beta, the constant to the intercept.
+    intercept = net.intercept + float(net.weights[flips] @ net.biases[flips])
+    biases = np.where(flips, -net.biases, net.biases)
+    return ReLUNetwork(net.weights, directions, remainder, intercept, biases=biases), float(np.linalg.norm(remainder))
 
 
 def linear_as_pair(net: ReLUNetwork) -> ReLUNetwork:
@@ -240,8 +271,9 @@ def linear_as_pair(net: ReLUNetwork) -> ReLUNetwork:
     c = net.linear
     keep = np.sort(np.argsort(np.abs(net.weights))[2:])
     norm = float(np.linalg.norm(c))
+    biases = None if net.biases is None else np.concatenate([net.biases[keep], [0.0, 0.0]])
     return ReLUNetwork(np.concatenate([net.weights[keep], [norm, -norm]]),
-                       np.vstack([net.directions[keep], c / norm, -c / norm]), None, net.intercept)
+                       np.vstack([net.directions[keep], c / norm, -c / norm]), None, net.intercept, biases=biases)
 
 
 def fit_directions(X: np.ndarray, y: np.ndarray, U: np.ndarray, XV: np.ndarray | None, iters: int,

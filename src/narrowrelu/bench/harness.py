@@ -1,6 +1,6 @@
 """The benchmark harness: every method on the same sampled data, exact errors, resumable.
 
-``narrowrelu bench --suite {quick,standard,full,recovery,recovery-large,noisy,safran,generalization,throughput,
+``narrowrelu bench --suite {quick,standard,full,recovery,recovery-large,noisy,bias,safran,generalization,throughput,
 queries} --out DIR [--option NAME=VALUE ...]`` (or ``python -m narrowrelu.bench``) writes ``DIR/results.json``
 (``meta`` and one record per run), ``DIR/results.md`` (tables) and PNG plots. Records already in ``results.json`` are
 skipped, so an interrupted suite continues where it stopped. ``--option NAME=VALUE`` passes
@@ -35,7 +35,7 @@ from ..metrics import population_mse, relative_error, variance
 from ..network import ReLUNetwork
 from ..options import AutoOptions
 from ..pipeline import Memory
-from ..polish import refine, to_network
+from ..polish import augment, refine, rows, to_network
 from . import generalization
 from .memory import PeakRSS
 
@@ -121,6 +121,11 @@ SUITES = {
     "noisy": Suite([Case("random", d, k, n, noise) for d, k, n in ((20, 4, 40_000), (50, 8, 160_000), (100, 5, 100_000))
                     for noise in (0.1, 0.5)], seeds=5, methods=("auto",)),
     "throughput": Suite([], seeds=0, methods=(), extra={"throughput": True}),
+    # hidden biases b ~ N(0, 1): every family noiseless, random noisy (against the oracle), auto and adam.
+    "bias": Suite([Case(family, d, k, per_dk * d * k, knobs=(("biases", 1.0),), tag="bias")
+                   for d, k, per_dk in ((10, 4, 1000), (20, 6, 1000)) for family in planted.FAMILIES]
+                  + [Case("random", 20, 4, 40_000, noise, knobs=(("biases", 1.0),), tag="bias")
+                     for noise in (0.1, 0.5)], seeds=3, methods=("auto", "adam")),
     # auto alone on fresh seeds with every knob drawn at random (never tuned on; generalization.py).
     "generalization": Suite([], seeds=generalization.DEFAULT_SEEDS, methods=("auto",), plan=generalization.plan,
                             truth=generalization.build),
@@ -138,12 +143,14 @@ SAFRAN_REFERENCE_RUNS = 1000
 
 
 def oracle_excess_risk(X, y, truth: ReLUNetwork, validation_fraction: float = 0.2) -> float:
-    """Excess risk of the refinement started at ``truth`` on the rows ``learn`` keeps for fitting."""
+    """Excess risk of the refinement started at ``truth`` on the rows ``learn`` keeps for fitting
+    (its biases included, on the augmented rows (x, 1), when it has them)."""
     budget = Memory()  # learn's default budget: the rows it keeps
     plan = RowPlan.for_rows(len(y), validation_fraction, budget.validation_rows(truth.d), budget.kept_rows(truth.d))
-    rows = plan.kept(0, len(y))
+    kept = plan.kept(0, len(y))
+    inputs = X[kept] if truth.biases is None else augment(X[kept])
     with threadpool_limits(1, user_api="blas"):
-        U, fit = refine(X[rows], y[rows], truth.directions, None, max_iter=AutoOptions().polish_iter)
+        U, fit = refine(inputs, y[kept], rows(truth), None, max_iter=AutoOptions().polish_iter)
     return population_mse(to_network(U, fit, None, truth.d), truth)
 
 

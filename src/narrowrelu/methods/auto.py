@@ -29,7 +29,14 @@ below is :func:`auto` line for line::
                 other <- best of restarts - 1 more fits inside V
                 if other does not agree with rough: first <- keep_best(first, repair(finish(other)))
             best <- keep_best(best, first); rough <- none
+            biased                                                                 hidden biases
     repair(c): if c is not exact: keep_best(c, c with its two weakest neurons re-seeded as a close pair)
+    biased: if best is not exact: r <- y - best(x) on the kept rows
+            V <- V + the degree-3 vectors T3(I), T3(v, v, .) of r off V above threshold x noise
+            if those, or M3(e_j) of r on V, are above threshold x noise:
+                best <- keep_best(best, finish(first with zero biases),
+                                  finish(k neurons with biases inside V))          (polish on (x, 1))
+    report the biases and the units dead or linear on the rows (FitWarning)
 
 ``q`` is the degree-<=2 Hermite fit of y (T2 projected onto V: off V it is noise) and ``q'``
 that of ``y - net`` (the net's exact moments, T2 on V). Residualising is what makes the later
@@ -42,25 +49,35 @@ Each mechanism can be switched off (:class:`~narrowrelu.options.AutoOptions`):
 after the first), ``neighbours`` (neighbour candidates in the greedy steps),
 ``levenberg_marquardt`` (the LM finish of the refinement), ``extra_dims=0`` (no V beyond k),
 ``contractions_inside=0`` (no g inside V), ``net_points=0`` (no sphere-net candidates when
-dim V <= 3) and ``max_stages=0`` (no pass after the first).
+dim V <= 3), ``max_stages=0`` (no pass after the first) and ``biases`` (the biased step; on
+data whose degree-3 signal is below threshold it never runs, and the result is the bias-free one).
 """
 
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..biases import activity_messages, degree3_directions, degree3_signal, unit_activity
 from ..exceptions import FitWarning
 from ..forms import finish, linear_fallback
 from ..inside import fit_in_subspace
+from ..network import ReLUNetwork
 from ..options import AutoOptions
 from ..pipeline import Data
 from ..repairs import repair_close_pair
 from ..report import Report
 from ..selection import Candidate, agrees, is_exact, keep_best, record
-from ..subspace import grow_on_kept_rows, grow_subspace, low_degree_subspace, random_unit_vectors
+from ..subspace import (
+    grow_on_kept_rows,
+    grow_subspace,
+    low_degree_subspace,
+    merge_directions,
+    random_unit_vectors,
+)
 
 
 @dataclass
@@ -107,6 +124,7 @@ def auto(data: Data, k: int, rng: np.random.Generator, options: AutoOptions, rep
                    f"the network still has at most {k} neurons")
         warnings.warn(message, FitWarning, stacklevel=3)
         report.warnings.append(message)
+    _report_biases(data, state.best.network, report)
     return record(state.best, report)
 
 
@@ -173,6 +191,45 @@ def _polish(data: Data, state: State, k: int, rng, options: AutoOptions, report:
             second = finish(data, other.network, state.V, rng, options, report)
             first = keep_best(first, _repair(data, second, rng, options, report))
     state.best = keep_best(state.best, first)
+    _biased(data, state, first, k, rng, options, report)
+
+
+def _biased(data: Data, state: State, first: Candidate, k: int, rng, options: AutoOptions, report: Report) -> None:
+    """Hidden biases, when the best fit is not exact and its residual on the kept rows shows a
+    degree-3 signal (a bias-free network has none): V grows by the degree-3 directions off it,
+    then ``first`` with zero biases and ``k`` biased neurons inside V are each polished with their
+    biases on (x, 1); kept only if better on the held-out rows."""
+    if not options.biases or is_exact(state.best):
+        return
+    start = time.perf_counter()
+    residual = data.y - state.best.network.predict(data.X)
+    found, outside = degree3_directions(data.X, residual, state.V, options.threshold)
+    signal = max(outside, degree3_signal(data.X, residual, state.V))
+    report.add("biases", time.perf_counter() - start, degree3_signal=signal, found=found.shape[1],
+               threshold=options.threshold)
+    if signal <= options.threshold:
+        return
+    state.V = merge_directions(state.V, [found], max_dim=k + options.extra_dims)
+    net = first.network
+    if net.biases is None:
+        net = ReLUNetwork(net.weights, net.directions, net.linear, net.intercept, biases=np.zeros(net.k))
+    candidate = finish(data, net, state.V, rng, options, report)
+    if not is_exact(candidate):
+        inside = fit_in_subspace(data, state.V, k, rng, options, report, biased=True)
+        candidate = keep_best(candidate, finish(data, inside.network, state.V, rng, options, report))
+    state.best = keep_best(state.best, candidate)
+
+
+def _report_biases(data: Data, net: ReLUNetwork, report: Report) -> None:
+    """The biases found and the share of the kept rows on which each unit is active; a FitWarning
+    for each unit dead or linear on the data (only its linear part is identifiable)."""
+    if net.biases is None:
+        return
+    active = unit_activity(net, data.X)
+    report.add("biases", 0.0, biases=net.biases, active_share=active)
+    for message in activity_messages(net, active):
+        warnings.warn(message, FitWarning, stacklevel=3)
+        report.warnings.append(message)
 
 
 def _repair(data: Data, candidate: Candidate, rng, options: AutoOptions, report: Report) -> Candidate:
