@@ -86,3 +86,45 @@ def test_oracle_pickles_as_its_spec(tmp_path, truth):
     np.testing.assert_allclose(oracle(X), truth.predict(X), rtol=1e-12)
     named = as_oracle("numpy:sum", d=2)
     assert pickle.loads(pickle.dumps(named)).spec == "numpy:sum"
+
+
+def test_fresh_rows_draw_new_rows_each_pass_seeded_by_the_pass(truth, tmp_path):
+    path = str(truth.to_onnx(tmp_path / "teacher.onnx"))  # pickles as its path
+    source = FunctionSource(path, n_rows=300, random_state=7, batch_rows=64, fresh_rows=True)
+    second = source.for_pass(2)
+    assert source.for_pass(1) is source and second.for_pass(2) is second
+    X1, X2 = source.read(0, 300)[0], second.read(0, 300)[0]
+    assert not np.any(np.isclose(X1, X2))
+    np.testing.assert_array_equal(source.for_pass(2).read(0, 300)[0], X2)  # seeded: the same rows again
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(second)).read(0, 300)[0], X2)  # a worker's copy
+    plain = FunctionSource(path, n_rows=300, random_state=7, batch_rows=64)
+    assert plain.for_pass(2) is plain
+    np.testing.assert_array_equal(plain.read(0, 300)[0], X1)  # pass 1 is the rows without fresh_rows
+
+
+@pytest.mark.parametrize("engine", ["numpy", "dask"])
+def test_fresh_rows_on_an_engine_each_pass_reads_its_own_rows(truth, tmp_path, engine):
+    if engine == "dask":
+        pytest.importorskip("distributed")
+    path = truth.to_onnx(tmp_path / "teacher.onnx")  # a path: the spec a Dask worker rebuilds the oracle from
+    source = FunctionSource(str(path), n_rows=3000, random_state=1, batch_rows=500, fresh_rows=True)
+    spec = MomentSpec(d=5, batch_rows=250)
+    with Engine(engine, chunk_rows=700, workers=1) as runner:
+        passes = [runner.run(source, spec)[0] for _ in range(2)]
+    for number, got in enumerate(passes, 1):
+        expected = _moments(ArraySource(*source.for_pass(number).read(0, 3000)), "numpy")
+        for name, a in vars(expected).items():
+            np.testing.assert_allclose(np.asarray(getattr(got, name)), a, rtol=1e-10, atol=1e-9, err_msg=name)
+    assert not np.allclose(np.asarray(passes[0].sum_x), np.asarray(passes[1].sum_x))
+
+
+def test_learn_with_fresh_rows_is_seeded_and_the_same_on_numpy_and_dask(truth, tmp_path):
+    pytest.importorskip("distributed")
+    path = str(truth.to_onnx(tmp_path / "teacher.onnx"))
+    fits = []
+    for engine in ("numpy", "dask"):
+        source = FunctionSource(path, n_rows=20_000, random_state=3, fresh_rows=True)
+        with Engine(engine, workers=1) as runner:
+            fits.append(learn(source, k=3, random_state=0, engine=runner))
+    assert relative_error(fits[0], truth) < 1e-9 and fits[0].report.passes >= 2
+    assert relative_error(fits[1], fits[0]) < 1e-10

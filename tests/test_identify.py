@@ -289,3 +289,25 @@ def test_float32_above_the_polish_limit_is_refused_naming_it(monkeypatch):
     with pytest.warns(FitWarning, match="35 unknowns"):
         net = identify(forward, d=4, random_state=0, tol=1e-2)
     assert net.k == 6
+
+
+def test_trained_torch_network_live_units_recovered_and_dead_ones_reported():
+    torch = pytest.importorskip("torch")
+    from narrowrelu.bench.queries import QueryCase, trained_network, trained_record
+
+    case = QueryCase(12, 20, seeds=1, trained=True)
+    module, _, training = trained_network(case, seed=0, rows=2048, epochs=20)  # 320 Adam steps
+    assert training["train_mse"] < 0.5  # trained: the teacher's variance is 1
+    with torch.no_grad():  # a unit dead for N(0, I) inputs, as training leaves some: 6 sigma out, inactive side
+        module[0].bias[3] = -6 * module[0].weight[3].norm()
+    W, beta, a = (p.detach().double().numpy() for p in (module[0].weight, module[0].bias, module[2].weight[0]))
+    net = identify(module, random_state=1)
+    stage = net.report.stages[0]
+    angle, weight = _worst(net, ReLUNetwork(a, W, biases=beta))
+    assert net.k == 20 and angle < 1e-9 and weight < 1e-9
+    lift = lambda U, b: np.hstack([U, b[:, None]])  # noqa: E731
+    match = angles_between(lift(W, beta), lift(net.directions, net.biases)).argmin(axis=1)
+    assert stage["dead"] == [int(match[3])] and stage["always_active"] == []
+    record = trained_record(case, 0)  # the benchmark's record: the module as trained, compared over its live units
+    assert record["live_true"] + record["dead_true"] + record["always_active_true"] == 20
+    assert record["missing_live"] == 0 and record["worst_parameter"] < 1e-9 and record["prediction"] < 1e-12

@@ -239,6 +239,7 @@ class Engine:
         size and the numpy engine runs at most its ``jobs`` threads.
         """
         self.passes += 1
+        source = source if collect else source.for_pass(self.passes)  # the kept and held-out rows are pass 1's
         rows = self.chunk_rows or moments.chunk_rows(spec, *(() if memory is None else (memory.chunk_bytes,)))
         if source.block_rows > 1:  # whole row groups per chunk: none is decoded twice
             rows = max(1, round(rows / source.block_rows)) * source.block_rows

@@ -4,6 +4,11 @@ Row block ``i`` (``batch_rows`` rows) is drawn from a generator seeded by ``(see
 a block is the same whoever reads it, in whatever chunks, on whichever engine: memory is
 O(chunk) and a Dask worker rebuilds the source from its picklable spec (the model's path or
 ``"module:function"`` name, see :mod:`narrowrelu.oracles`). Each row read is one query.
+
+With ``fresh_rows=True`` every moment pass draws new rows: the engine asks for
+``source.for_pass(p)`` (its p-th pass) on every pass that does not keep rows, and pass p > 1
+reads the blocks of ``(seed, p, i)``; the pass that keeps the in-memory and held-out rows, and
+pass 1, read those of ``(seed, i)``.
 """
 
 from __future__ import annotations
@@ -34,6 +39,12 @@ class FunctionSource(Source):
         Rows per generated block: engines align their chunks to it.
     precision : {"float64", "model"}, default="float64"
         How a float32 torch module or ONNX file is queried (see :func:`narrowrelu.oracles.as_oracle`).
+    fresh_rows : bool, default=False
+        Each moment pass draws new rows (seeded by the pass number: the same rows on every engine)
+        instead of re-reading the first pass's. Pass numbers are the engine's (an engine reused
+        across fits keeps counting).
+    pass_number : int, default=1
+        The pass whose rows this source reads (with ``fresh_rows``; set by :meth:`for_pass`).
 
     Attributes
     ----------
@@ -54,7 +65,8 @@ class FunctionSource(Source):
     checked = False
 
     def __init__(self, f, d: int | None = None, n_rows: int | None = None, random_state: RandomState = None,
-                 batch_rows: int = BATCH_ROWS, precision: str = "float64"):
+                 batch_rows: int = BATCH_ROWS, precision: str = "float64", fresh_rows: bool = False,
+                 pass_number: int = 1):
         if n_rows is None:
             raise ValueError("n_rows is required: the number of rows to draw from the model (n=...)")
         self.oracle = as_oracle(f, d, precision=precision)
@@ -64,16 +76,26 @@ class FunctionSource(Source):
         self.seed = int(random_state) if isinstance(random_state, int | np.integer) else int(generator.integers(2**63))
         self.n_features, self.name = self.oracle.d, f"queries of {self.oracle.name}"
         self.columns = [f"x{j}" for j in range(self.n_features)]
-        self._args = (self.oracle, self.n_features, self.n_rows, self.seed, self.block_rows)
+        self.fresh_rows, self.pass_number = bool(fresh_rows), check_positive_int(pass_number, "pass_number")
+        self._args = (self.oracle, self.n_features, self.n_rows, self.seed, self.block_rows, precision,
+                      self.fresh_rows, self.pass_number)
+
+    def for_pass(self, number: int) -> FunctionSource:
+        """The source read by the engine's pass ``number``: itself, or with ``fresh_rows`` that pass's rows."""
+        if not self.fresh_rows or number == self.pass_number:
+            return self
+        return FunctionSource(self.oracle, *self._args[1:6], True, number)
 
     @property
     def queries(self) -> int:
         return self.oracle.queries
 
     def inputs(self, start: int, stop: int) -> np.ndarray:
-        """Rows ``start:stop`` of the inputs, block by block from ``(seed, block)``."""
-        size = self.block_rows
-        blocks = [np.random.default_rng([self.seed, i]).standard_normal((size, self.n_features))
+        """Rows ``start:stop`` of the inputs, block by block from ``(seed, block)`` (pass p > 1 with fresh rows:
+        ``(seed, p, block)``)."""
+        size, key = self.block_rows, [self.seed] + ([self.pass_number] if self.fresh_rows and self.pass_number > 1
+                                                    else [])
+        blocks = [np.random.default_rng(key + [i]).standard_normal((size, self.n_features))
                   for i in range(start // size, (stop - 1) // size + 1)] if stop > start else []
         X = np.concatenate(blocks) if blocks else np.zeros((0, self.n_features))
         offset = start - (start // size) * size

@@ -92,6 +92,11 @@ class Source:
                 )
         return X, y
 
+    def for_pass(self, number: int) -> Source:
+        """The source the engine's pass ``number`` reads: the same rows every pass (a
+        :class:`FunctionSource` with ``fresh_rows`` draws new ones)."""
+        return self
+
     def fingerprint(self) -> str:
         """A digest of the data's identity: its shape, the size and modification time of the files
         behind it, and the bytes of ``FINGERPRINT_ROWS`` rows at each of a few evenly spread places
@@ -150,6 +155,10 @@ class MappedSource(Source):
 
     def _read(self, start, stop):
         return self.transform(*self.source.read(start, stop))
+
+    def for_pass(self, number: int) -> Source:
+        inner = self.source.for_pass(number)
+        return self if inner is self.source else MappedSource(inner, self.transform)
 
     def _stamp(self) -> list:
         return self.source._stamp()
