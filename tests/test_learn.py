@@ -198,3 +198,14 @@ def test_standardize_refuses_collinear_features():
     X[:, 2] = X[:, 0] + X[:, 1]
     with pytest.raises(ValueError, match="covariance is singular"):
         learn(X, X[:, 0] ** 2, 1, standardize=True)
+
+
+def test_to_original_keeps_hidden_biases_learned_in_standardized_coordinates():
+    from narrowrelu.standardize import Standardization
+
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(4, 4)) + 4 * np.eye(4)
+    transform = Standardization(rng.normal(size=4), A @ A.T)
+    net = ReLUNetwork(rng.normal(size=3), rng.normal(size=(3, 4)), rng.normal(size=4), 0.5, biases=rng.normal(size=3))
+    X = rng.normal(size=(50, 4)) * 3
+    assert np.allclose(transform.to_original(net).predict(X), net.predict(transform.transform(X)), atol=1e-12)

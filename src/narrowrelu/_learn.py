@@ -222,7 +222,7 @@ def learn(
         for category, message in _unexplained_degree3(data, net, settings.threshold, constant):
             _warn(report, category, message)
     if standardize:
-        net = _to_original(transform, net)
+        net = transform.to_original(net)
     if scale != 1.0:
         net = _scaled(net, scale, report)
     report.add("total", time.perf_counter() - start)
@@ -230,19 +230,6 @@ def learn(
         report.options["queries"] = queried + report.passes * n
     net.report = report
     return net
-
-
-def _to_original(transform, net: ReLUNetwork) -> ReLUNetwork:
-    r"""``transform.to_original(net)`` with the hidden biases learned in the standardized coordinates kept:
-    :math:`\mathrm{relu}(\langle u, W(x - \mu)\rangle + \beta) = \mathrm{relu}(\langle W^Tu, x\rangle
-    - \langle W^Tu, \mu\rangle + \beta)` (the map is applied to the bias-free skeleton, then
-    :math:`\beta / |W^Tu|` is added to each bias of the normalised rows)."""
-    mapped = transform.to_original(ReLUNetwork(net.weights, net.directions, net.linear, net.intercept))
-    if net.biases is None or net.k == 0:
-        return mapped
-    norms = np.linalg.norm(net.directions @ transform.whitening, axis=1)
-    return ReLUNetwork(mapped.weights, mapped.directions, mapped.linear, mapped.intercept,
-                       biases=mapped.biases + net.biases / norms)
 
 
 def _warn(report: Report, category: type[Warning], message: str) -> None:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import inspect
 import re
 import sys
 from pathlib import Path
@@ -155,7 +156,8 @@ def as_oracle(f, d: int | None = None, batch_rows: int = BATCH_ROWS, precision: 
         raise ValueError("d is required for a Python callable: the number of input features")
     name = getattr(f, "__qualname__", type(f).__name__)
     module = getattr(f, "__module__", None)
-    spec = f"{module}:{name}" if module and module != "__main__" and "<" not in name else f
+    importable = module and module != "__main__" and "<" not in name and not inspect.ismethod(f)
+    spec = f"{module}:{name}" if importable else f  # a bound method travels as itself (with its object)
     oracle = Oracle(f, _check_d(d), np.float64, spec, name, batch_rows)
     if getattr(f(np.zeros((1, oracle.d))), "dtype", None) == np.float32:  # a float32 model: its precision
         oracle.dtype = np.dtype(np.float32)

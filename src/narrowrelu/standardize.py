@@ -59,7 +59,8 @@ class Standardization:
         intercept = net.intercept - (0.0 if linear is None else float(linear @ self.mean))
         if net.k == 0:
             return ReLUNetwork(np.zeros(0), np.zeros((0, net.d)), linear, intercept)
-        return ReLUNetwork(net.weights, U, linear, intercept, biases=-(U @ self.mean))
+        biases = (0.0 if net.biases is None else net.biases) - U @ self.mean  # relu(<u, W(x - mu)> + beta)
+        return ReLUNetwork(net.weights, U, linear, intercept, biases=biases)
 
 
 def to_standard(net: ReLUNetwork, mean, whitening) -> ReLUNetwork:
