@@ -38,6 +38,7 @@ from ..subspace import (
 
 
 def cdgkm23(data: Data, k: int, rng: np.random.Generator, options: CDGKM23Options, report: Report):
+    options = options.resolved()  # eta = 2 sqrt(epsilon), scales S(epsilon)
     low, V = low_degree_subspace(data, k, options.threshold, report)
     tau, eta, L = options.threshold, options.scale, 4
     for _ in range(options.max_stages):

@@ -26,6 +26,7 @@ from ..subspace import grow_subspace, low_degree_subspace, random_unit_vectors
 
 
 def cn24(data: Data, k: int, rng: np.random.Generator, options: CN24Options, report: Report):
+    options = options.resolved()  # eta = 2 sqrt(epsilon)
     low, V = low_degree_subspace(data, k, options.threshold, report)
     G = random_unit_vectors(rng, options.contractions_outside, np.eye(data.d))
     V = grow_subspace(data, V, k, G, options.degrees, low.quadratic_model(), options.threshold, report)

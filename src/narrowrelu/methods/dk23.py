@@ -28,6 +28,7 @@ from ..subspace import grow_subspace, low_degree_subspace, random_unit_vectors
 
 
 def dk23(data: Data, k: int, rng: np.random.Generator, options: DK23Options, report: Report):
+    options = options.resolved()  # eta = 2 sqrt(epsilon)
     low, V = low_degree_subspace(data, k, options.threshold, report)
     for _ in range(options.max_stages):
         if V.shape[1] >= min(k, data.d):  # k found, or V is all of R^d: nothing is left off V
