@@ -30,9 +30,9 @@ def test_auto_refuses_epsilon():
 @pytest.mark.parametrize("cls", PAPER_OPTIONS)
 def test_epsilon_sets_the_eta_net_unless_net_eta_is_given(cls):
     assert cls().eta == 0.1  # the spacing of before, at the default epsilon
-    assert cls(epsilon=0.01).eta == pytest.approx(0.2)
-    assert cls(epsilon=0.01, net_eta=0.3).eta == 0.3
-    assert cls(epsilon=0.01).resolved().net_eta == pytest.approx(0.2)
+    assert cls(epsilon=0.16).eta == pytest.approx(0.2)
+    assert cls(epsilon=0.16, net_eta=0.3).eta == 0.3
+    assert cls(epsilon=0.16).resolved().net_eta == pytest.approx(0.2)
 
 
 def test_cdgkm23_scales_reach_the_nets_spacing():
@@ -52,11 +52,27 @@ def test_cdgkm23_scales_reach_the_nets_spacing():
 def test_the_net_searched_is_the_one_epsilon_sets(method):
     truth = planted.make("random", 8, 3, random_state=0)
     X, y = planted.sample(truth, 30_000, random_state=1)
-    net = learn(X, y, 3, method=method, random_state=0, epsilon=0.01)
+    net = learn(X, y, 3, method=method, random_state=0, epsilon=0.16)
     neurons = next(s for s in net.report.stages if s["stage"] == "neurons")
-    assert neurons["candidates"] == net_size(neurons["subspace_dim"], 2 * np.sqrt(0.01))
+    assert neurons["candidates"] == net_size(neurons["subspace_dim"], np.sqrt(0.16) / 2)
     assert relative_error(net, truth) < 1e-4  # the polish (ours) goes beyond epsilon
-    assert net.report.options["epsilon"] == 0.01
+    assert net.report.options["epsilon"] == 0.16
+
+
+@pytest.mark.parametrize("r", [2, 3, 4])
+def test_the_net_covers_the_sphere_to_within_about_pi_over_2_eta(r):
+    """What the epsilon -> eta rule of the options assumes: 99% of unit vectors are within (pi/2) eta of a
+    net point, so the nearest one costs at most ~0.9 epsilon of a neuron's variance (collapse lemma)."""
+    rng = np.random.default_rng(r)
+    eta = 0.2
+    net = sphere_net(r, net_size(r, eta), rng)
+    probes = rng.standard_normal((3000, r))
+    probes /= np.linalg.norm(probes, axis=1, keepdims=True)
+    angle = np.arccos(np.clip((probes @ net.T).max(axis=1), -1.0, 1.0))
+    cover = np.quantile(angle, 0.99)
+    assert cover <= np.pi / 2 * eta and angle.max() <= 2 * eta
+    cost = cover**2 / (1 - 1 / np.pi)  # relative to Var relu(<u, x>), for small angles
+    assert cost <= 0.91 * (2 * eta) ** 2  # epsilon = (2 eta)^2
 
 
 @pytest.mark.parametrize("step_iter", [0, 5])
@@ -96,7 +112,7 @@ def test_a_weak_neuron_t2_misses_is_found_on_the_residual_of_q_v(method):
     others in T2 of y - q_V (with the whole T2 subtracted, cn24 and dk23 stopped at 9e-3 here)."""
     truth = planted.make("random", 8, 3, random_state=0, weight_range=(0.3, 3.0))
     X, y = planted.sample(truth, 12_000, random_state=1)
-    net = learn(X, y, 3, method=method, random_state=0, epsilon=0.01)
+    net = learn(X, y, 3, method=method, random_state=0, epsilon=0.16)
     first = next(s for s in net.report.stages if s["stage"] == "subspace")
     neurons = next(s for s in net.report.stages if s["stage"] == "neurons")
     assert first["found"] < 3 and neurons["subspace_dim"] == 3

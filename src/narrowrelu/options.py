@@ -154,8 +154,8 @@ class AutoOptions(FitOptions):
                                       "network as a close pair, kept if better (ours)")
 
 
-#: The papers' epsilon at which ``net_eta=None`` gives today's eta-net spacing 0.1 (ours).
-DEFAULT_EPSILON = 2.5e-3
+#: The default epsilon: ``net_eta=None`` then gives the eta-net spacing 0.1 used before epsilon existed (ours).
+DEFAULT_EPSILON = 0.04
 
 
 def _optional(check: _Check, meaning: str) -> _Check:
@@ -172,17 +172,18 @@ class _EpsilonLearner(FitOptions):
 
     epsilon: float = _option(DEFAULT_EPSILON, _real(0, 1), "the papers' epsilon: the target relative error "
                              "E[(f_hat - f)^2] / Var f. It sets the eta-net of the final step, eta = "
-                             "2 sqrt(epsilon) unless net_eta is given (ours: by the collapse lemma of docs/maths.md, "
-                             "moving a neuron by angle eta/2 to a net point costs about 1.5 epsilon of its variance; "
-                             "the net has about epsilon^(-(r-1)/2) points)")
-    net_eta: float | None = _option(None, _optional(_real(0, 2), "2 sqrt(epsilon)"),
+                             "sqrt(epsilon) / 2 unless net_eta is given (ours: 99% of the sphere lies within "
+                             "(pi/2) eta of a net point (measured, dim V <= 4), and by the collapse lemma of "
+                             "docs/maths.md moving a neuron by that angle costs at most about 0.9 epsilon of its "
+                             "variance; the net has about (16 / epsilon)^((r-1)/2) points)")
+    net_eta: float | None = _option(None, _optional(_real(0, 2), "sqrt(epsilon) / 2"),
                                     "eta-net spacing of the final step; None derives it from epsilon (ours)")
     candidates: str = _candidates("net")
 
     @property
     def eta(self) -> float:
-        r"""The eta-net spacing in force: ``net_eta``, or :math:`2\sqrt{\epsilon}` (ours)."""
-        return self.net_eta if self.net_eta is not None else 2.0 * math.sqrt(self.epsilon)
+        r"""The eta-net spacing in force: ``net_eta``, or :math:`\sqrt{\epsilon}/2` (ours)."""
+        return self.net_eta if self.net_eta is not None else math.sqrt(self.epsilon) / 2
 
     def resolved(self):
         """These options with every value derived from ``epsilon`` made explicit (what the stages read)."""
@@ -212,7 +213,7 @@ class CDGKM23Options(_EpsilonLearner):
 
     threshold: float = _option(6.0, _real(0), "tau_0 in units of noise (ours)")
     max_stages: int | None = _option(None, _optional(_integer(0), "from epsilon"), "scales after scale 0; None: "
-                                     "the fewest S with scale * shrink^S <= 2 sqrt(epsilon), the finest scale the "
+                                     "the fewest S with scale * shrink^S <= sqrt(epsilon) / 2, the finest scale the "
                                      "eta-net resolves (ours; 6 at the defaults)")
     contractions_inside: int = _option(4, _integer(0), "contraction vectors g drawn inside V per scale (ours)")
     min_threshold: float = _option(3.0, _real(0), "floor of tau_s (ours)")

@@ -4,7 +4,7 @@ Networks*, COLT 2023 (arXiv 2304.10524) — iterative, multi-scale discovery.
 As reconstructed in docs/algorithms.md (the paper's constants are not ours to read; those below are
 ours and exposed as options)::
 
-    eta <- 2 sqrt(epsilon);  S <- fewest scales with eta_S <= eta     accuracy (ours)
+    eta <- sqrt(epsilon) / 2;  S <- fewest scales with eta_S <= eta   accuracy (ours)
     V <- significant eigen-directions of T2                       (scale 0)
     for s = 1, 2, ..., S while dim V < k and V is not all of R^d:
         V <- V + the directions of T2 above tau_s
@@ -20,9 +20,9 @@ ours and exposed as options)::
 :mod:`narrowrelu.methods.cn24`).
 
 **Accuracy.** ``epsilon`` is the target relative error. The scales eta_s = scale * shrink^s
-continue until they reach the eta-net's spacing 2 sqrt(epsilon) (``max_stages`` overrides):
+continue until they reach the eta-net's spacing sqrt(epsilon) / 2 (``max_stages`` overrides):
 neurons closer than the finest scale are one neuron for the net, and merging two at angle eta
-moves each by eta/2, about 1.5 epsilon of its variance (docs/maths.md, collapse lemma). At the default
+moves each by eta/2, about 0.1 epsilon of its variance (docs/maths.md, collapse lemma). At the default
 epsilon that is the 6 scales of before. The thresholds tau_s are noise-calibrated (ours).
 
 **Where it falls short.** The paper's multi-scale analysis resolves close and cancelling
@@ -54,7 +54,7 @@ from ..subspace import (
 
 
 def cdgkm23(data: Data, k: int, rng: np.random.Generator, options: CDGKM23Options, report: Report):
-    options = options.resolved()  # eta = 2 sqrt(epsilon), scales S(epsilon)
+    options = options.resolved()  # eta = sqrt(epsilon) / 2, scales S(epsilon)
     low, V = low_degree_subspace(data, k, options.threshold, report)
     tau, eta, L = options.threshold, options.scale, 4
     for _ in range(options.max_stages):

@@ -3,7 +3,7 @@ COLT 2024 (arXiv 2307.12496) — the one-stage version.
 
 As reconstructed in docs/algorithms.md (constants marked ours are exposed as options)::
 
-    eta <- 2 sqrt(epsilon)  (ours; net_eta overrides)           accuracy
+    eta <- sqrt(epsilon) / 2  (ours; net_eta overrides)         accuracy
     T2 <- moments of y                                          (pass 1)
     V <- significant eigen-directions of T2
     all contractions at once: g_1..g_p uniform on the sphere,
@@ -20,8 +20,9 @@ missed, so pass 2 could never find a weak neuron by T2.)
 
 **Accuracy.** ``epsilon`` is the target relative error E[(f_hat - f)^2] / Var f. It enters
 through the final step, as in the paper: the eta-net has about (2/eta)^(r-1) =
-epsilon^(-(r-1)/2) points, and moving a neuron by eta/2 to a net point costs about
-1.5 epsilon of its variance (docs/maths.md, collapse lemma). The thresholds are noise-calibrated
+(16/epsilon)^((r-1)/2) points, 99% of the sphere lies within (pi/2) eta of one (measured), and moving a
+neuron by that angle costs at most about 0.9 epsilon of its variance (docs/maths.md, collapse
+lemma). The thresholds are noise-calibrated
 (ours), not functions of epsilon: with the rows given, a direction below the noise cannot be
 seen whatever epsilon asks. The refinement (``polish``, ours) goes past epsilon when it converges;
 ``polish=False`` returns the paper's least-squares estimate.
@@ -46,7 +47,7 @@ from ..subspace import grow_subspace, low_degree_subspace, random_unit_vectors
 
 
 def cn24(data: Data, k: int, rng: np.random.Generator, options: CN24Options, report: Report):
-    options = options.resolved()  # eta = 2 sqrt(epsilon)
+    options = options.resolved()  # eta = sqrt(epsilon) / 2
     low, V = low_degree_subspace(data, k, options.threshold, report)
     G = random_unit_vectors(rng, options.contractions_outside, np.eye(data.d))
     V = grow_subspace(data, V, k, G, options.degrees, low.quadratic_model(span=V), options.threshold, report)

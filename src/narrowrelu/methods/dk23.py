@@ -3,7 +3,7 @@ Schur polynomials*, COLT 2024 (arXiv 2307.12840).
 
 As reconstructed in docs/algorithms.md (constants marked ours are exposed as options)::
 
-    eta <- 2 sqrt(epsilon)  (ours; net_eta overrides)                       accuracy
+    eta <- sqrt(epsilon) / 2  (ours; net_eta overrides)                     accuracy
     V <- significant eigen-directions of T2                                 (pass 1)
     repeat (at most max_stages rounds):
         sketch the flattenings of T_l, l = 2, 4, ..., L = O(k), off V: T2 and the
@@ -18,7 +18,7 @@ are left as they are and the noise of what V explains leaves the sketches (see
 :mod:`narrowrelu.methods.cn24`).
 
 **Accuracy.** ``epsilon`` (the target relative error) sets the eta-net of the last step,
-eta = 2 sqrt(epsilon), about epsilon^(-(r-1)/2) points: the paper's (dk/epsilon)^O(k) is that
+eta = sqrt(epsilon) / 2, about (16/epsilon)^((r-1)/2) points: the paper's (dk/epsilon)^O(k) is that
 net. "Small off V" is judged against the noise (ours), not against epsilon.
 
 **Where it falls short.** The stopping rule is only as good as the sketch: with a few random g
@@ -42,7 +42,7 @@ from ..subspace import grow_subspace, low_degree_subspace, random_unit_vectors
 
 
 def dk23(data: Data, k: int, rng: np.random.Generator, options: DK23Options, report: Report):
-    options = options.resolved()  # eta = 2 sqrt(epsilon)
+    options = options.resolved()  # eta = sqrt(epsilon) / 2
     low, V = low_degree_subspace(data, k, options.threshold, report)
     for _ in range(options.max_stages):
         if V.shape[1] >= min(k, data.d):  # k found, or V is all of R^d: nothing is left off V
