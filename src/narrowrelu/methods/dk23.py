@@ -24,7 +24,8 @@ net. "Small off V" is judged against the noise (ours), not against epsilon.
 **Where it falls short.** The stopping rule is only as good as the sketch: with a few random g
 per round, a weak neuron's degree-l signal off V scales like <u, g>^(l-2) ~ d^-(l-2)/2 while the
 noise does not, so at 500 d k rows "nothing significant" can be reached with V short of the
-span; and the net is refused (``max_net``) from dim V = 5 on at the default epsilon.
+span (or empty, for the ``vanishing`` family); and the net is refused (``max_net``) from
+dim V = 5 on at the default epsilon.
 """
 
 from __future__ import annotations
