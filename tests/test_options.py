@@ -30,7 +30,8 @@ def test_defaults_are_the_constants_of_before():
     assert {name: auto[name] for name in AUTO_BEFORE} == AUTO_BEFORE
     assert CN24Options().degrees == (4, 6) and CN24Options().contractions_outside == 8
     assert DK23Options().contractions_outside == 6 and DK23Options().candidates == "net"
-    cdg = CDGKM23Options()
+    cdg = CDGKM23Options().resolved()  # the scales and the eta-net derived from the default epsilon
+    assert CN24Options().eta == DK23Options().eta == cdg.net_eta == 0.1
     assert (cdg.threshold, cdg.max_stages, cdg.min_threshold, cdg.shrink, cdg.scale, cdg.max_degree) == (
         6.0, 6, 3.0, 0.75, 0.5, 8)
 

@@ -33,8 +33,8 @@ def _net_pool(r: int, rows: int, k: int, rng: np.random.Generator, options: FitO
         raise ValueError(
             f"an eta-net (eta={options.net_eta}) of the unit sphere of the {r}-dimensional subspace has "
             f"about {count:,} points (limit max_net={options.max_net:,}); greedy selection over it would "
-            f"cost about {flops:.1e} flops (~{flops / 1e9 / 3600:.1f} hours at 1 GFlop/s). Increase net_eta, "
-            f"raise max_net, or use method='auto'"
+            f"cost about {flops:.1e} flops (~{flops / 1e9 / 3600:.1f} hours at 1 GFlop/s). Increase net_eta "
+            f"(or epsilon), raise max_net, or use method='auto'"
         )
     return sphere_net(r, count, rng)
 

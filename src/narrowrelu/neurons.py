@@ -31,6 +31,8 @@ NEIGHBOUR_ANGLES = (0.02, 0.1)
 #: :func:`close_pair_seed` tries this many base directions, evenly spread over a circle, and
 #: opens the pair at this angle (radians); refinement finds the true ones (ours).
 PAIR_BASES, PAIR_TILT = 36, 1e-2
+#: :func:`greedy_select` evaluates a larger pool's ReLU features this many candidates at a time (ours).
+CANDIDATE_BLOCK = 1024
 
 
 def net_size(r: int, eta: float) -> int:
@@ -103,9 +105,9 @@ def neighbours(U: np.ndarray, angles=NEIGHBOUR_ANGLES) -> np.ndarray:
 
 def greedy_select(
     Z: np.ndarray, y: np.ndarray, pool: np.ndarray, k: int, *, step_iter: int = 0, refine: Callable | None = None,
-    offer_neighbours: bool = True, linear: np.ndarray | None = None,
+    offer_neighbours: bool = True, linear: np.ndarray | None = None, block: int = CANDIDATE_BLOCK,
 ) -> np.ndarray:
-    """Choose ``k`` directions from ``pool`` by forward regression, refitting after each step.
+    r"""Choose ``k`` directions from ``pool`` by forward regression, refitting after each step.
 
     Each step adds the candidate whose ReLU feature, orthogonalised against the current
     features (chosen ReLUs, the linear term ``Z`` and the intercept), has the largest
@@ -117,25 +119,40 @@ def greedy_select(
     at a time. ``linear`` replaces ``Z`` as the linear term's features: with hidden biases the
     pool's rows are :math:`(v, \beta)` on the augmented rows ``Z`` = :math:`(z, 1)` and
     ``linear`` is :math:`z` (the constant is the intercept's).
+
+    When the pool has more than ``block`` candidates (an :math:`\eta`-net), each step
+    evaluates their features ``block`` columns at a time: memory about
+    ``4 * len(y) * block`` floats instead of ``4 * len(y) * len(pool)``, the same gains
+    (each column's arithmetic is the same; BLAS may round differently) and the same first
+    maximiser. A pool of at most ``block`` candidates is evaluated whole, as before.
     """
     if step_iter and refine is None:
         raise ValueError("greedy_select needs refine when step_iter > 0")
     linear = Z if linear is None else linear
     U = np.zeros((0, Z.shape[1]))
-    F_pool = np.maximum(Z @ pool.T, 0.0)
+    whole = len(pool) <= block
+    F_pool = np.maximum(Z @ pool.T, 0.0) if whole else None
     for _ in range(k):
         fit = output_layer(Z, y, U, linear)
         near = neighbours(U) if offer_neighbours else U[:0]
         candidates = np.vstack([pool, near])
-        F = np.hstack([F_pool, np.maximum(Z @ near.T, 0.0)])
         Q, _ = np.linalg.qr(np.hstack([np.maximum(Z @ U.T, 0.0), linear, np.ones((len(y), 1))]))
-        F_perp = F - Q @ (Q.T @ F)
-        norms = np.einsum("ij,ij->j", F_perp, F_perp)
-        gain = (F_perp.T @ fit.residual) ** 2 / np.maximum(norms, 1e-12 * len(y))
+        if whole:
+            gain = _gains(np.hstack([F_pool, np.maximum(Z @ near.T, 0.0)]), Q, fit.residual)
+        else:  # a large dictionary (the eta-net): its features a block at a time, never all at once
+            gain = np.concatenate([_gains(np.maximum(Z @ candidates[i:i + block].T, 0.0), Q, fit.residual)
+                                   for i in range(0, len(candidates), block)])
         U = np.vstack([U, candidates[int(np.argmax(gain))]])
         if step_iter:
             U, _ = refine(Z, y, U, linear, max_iter=step_iter, lm_steps=0)
     return U
+
+
+def _gains(F: np.ndarray, Q: np.ndarray, residual: np.ndarray) -> np.ndarray:
+    """Squared correlation with ``residual`` of each column of ``F`` orthogonalised against ``Q``, per unit norm."""
+    F_perp = F - Q @ (Q.T @ F)
+    norms = np.einsum("ij,ij->j", F_perp, F_perp)
+    return (F_perp.T @ residual) ** 2 / np.maximum(norms, 1e-12 * len(residual))
 
 
 def close_pair_seed(X: np.ndarray, e: np.ndarray, planes: list[np.ndarray]) -> np.ndarray:

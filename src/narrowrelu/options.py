@@ -12,6 +12,7 @@ the polish (stage D). Each method's class adds only the options its own code rea
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -156,37 +157,88 @@ class AutoOptions(FitOptions):
                            "kept if better on the held-out rows")
 
 
+#: The default epsilon: ``net_eta=None`` then gives the eta-net spacing 0.1 used before epsilon existed (ours).
+DEFAULT_EPSILON = 0.04
+
+
+def _optional(check: _Check, meaning: str) -> _Check:
+    """``check``, or None (said in the error with what None means)."""
+    def convert(value):
+        return None if value is None else check.convert(value)
+
+    return _Check(f"{check.accepts}, or None ({meaning})", convert)
+
+
 @dataclass(frozen=True)
-class CN24Options(FitOptions):
+class _EpsilonLearner(FitOptions):
+    r"""What the three paper methods share: the target accuracy :math:`\epsilon` and the eta-net it sets."""
+
+    epsilon: float = _option(DEFAULT_EPSILON, _real(0, 1), "the papers' epsilon: the target relative error "
+                             "E[(f_hat - f)^2] / Var f. It sets the eta-net of the final step, eta = "
+                             "sqrt(epsilon) / 2 unless net_eta is given (ours: 99% of the sphere lies within "
+                             "(pi/2) eta of a net point (measured, dim V <= 4), and by the collapse lemma of "
+                             "docs/maths.md moving a neuron by that angle costs at most about 0.9 epsilon of its "
+                             "variance; the net has about (16 / epsilon)^((r-1)/2) points)")
+    net_eta: float | None = _option(None, _optional(_real(0, 2), "sqrt(epsilon) / 2"),
+                                    "eta-net spacing of the final step; None derives it from epsilon (ours)")
+    candidates: str = _candidates("net")
+
+    @property
+    def eta(self) -> float:
+        r"""The eta-net spacing in force: ``net_eta``, or :math:`\sqrt{\epsilon}/2` (ours)."""
+        return self.net_eta if self.net_eta is not None else math.sqrt(self.epsilon) / 2
+
+    def resolved(self):
+        """These options with every value derived from ``epsilon`` made explicit (what the stages read)."""
+        return dataclasses.replace(self, net_eta=self.eta)
+
+
+@dataclass(frozen=True)
+class CN24Options(_EpsilonLearner):
     """Options of ``cn24`` (:mod:`narrowrelu.methods.cn24`)."""
 
     degrees: tuple = _option((4, 6), _degrees(), "the even degrees l <= L = O(k) contracted at once (ours: L = 6)")
     contractions_outside: int = _option(8, _integer(1), "p, the number of random g (ours)")
-    candidates: str = _candidates("net")
 
 
 @dataclass(frozen=True)
-class DK23Options(FitOptions):
+class DK23Options(_EpsilonLearner):
     """Options of ``dk23`` (:mod:`narrowrelu.methods.dk23`)."""
 
     max_stages: int = _option(4, _integer(0), "sketching rounds after the first (ours)")
     degrees: tuple = _option((4, 6), _degrees(), "even degrees up to L = O(k) (ours: L = 6)")
     contractions_outside: int = _option(6, _integer(1), "sketch size per round (ours)")
-    candidates: str = _candidates("net")
 
 
 @dataclass(frozen=True)
-class CDGKM23Options(FitOptions):
+class CDGKM23Options(_EpsilonLearner):
     """Options of ``cdgkm23`` (:mod:`narrowrelu.methods.cdgkm23`)."""
 
     threshold: float = _option(6.0, _real(0), "tau_0 in units of noise (ours)")
-    max_stages: int = _option(6, _integer(0), "scales after scale 0 (ours)")
+    max_stages: int | None = _option(None, _optional(_integer(0), "from epsilon"), "scales after scale 0; None: "
+                                     "the fewest S with scale * shrink^S <= sqrt(epsilon) / 2, the finest scale the "
+                                     "eta-net resolves (ours; 6 at the defaults)")
     contractions_inside: int = _option(4, _integer(0), "contraction vectors g drawn inside V per scale (ours)")
     min_threshold: float = _option(3.0, _real(0), "floor of tau_s (ours)")
     shrink: float = _option(0.75, _real(0, 1), "tau_{s+1} / tau_s and eta_{s+1} / eta_s (ours)")
     scale: float = _option(0.5, _real(0), "eta_0, the collapse angle at scale 0 in radians (ours)")
     max_degree: int = _option(8, _integer(4), "largest L_s (ours)")
-    candidates: str = _candidates("net")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.max_stages is None and self.shrink == 1.0:
+            raise ValueError("option shrink=1 never shrinks the scale to the eta-net's spacing; give max_stages")
+
+    @property
+    def scales(self) -> int:
+        """The scales after scale 0 in force: ``max_stages``, or the fewest (at least 1) whose finest
+        scale ``scale * shrink^S`` is the eta-net's spacing or finer."""
+        if self.max_stages is not None:
+            return self.max_stages
+        return max(1, math.ceil(math.log(self.eta / self.scale) / math.log(self.shrink) - 1e-9))
+
+    def resolved(self):
+        return dataclasses.replace(self, net_eta=self.eta, max_stages=self.scales)
 
 
 def _document(cls: type) -> type:

@@ -256,11 +256,12 @@ def _commit() -> str:
         return "unknown"
 
 
-def _meta(suite: str, options: dict, seeds: int | None = None) -> dict:
+def _meta(suite: str, options: dict, seeds: int | None = None, methods=None) -> dict:
     from .. import __version__
     from ..moments import default_n_jobs
 
-    command = (f"narrowrelu bench --suite {suite}" + (f" --seeds {seeds}" if seeds else "")
+    command = (f"narrowrelu bench --suite {suite}" + (f" --methods {','.join(methods)}" if methods else "")
+               + (f" --seeds {seeds}" if seeds else "")
                + "".join(f" --option {name}={json.dumps(value)}" for name, value in options.items()))
     return {"suite": suite, "date": time.strftime("%Y-%m-%d %H:%M"), "commit": _commit(), "version": __version__,
             "machine": platform.machine(), "processor": platform.processor(), "cores": default_n_jobs(),
@@ -301,7 +302,8 @@ def run(suite: str, out: Path, *, methods: list[str] | None = None, seeds: int |
         return run_queries(out, _meta(suite, {}, seeds), progress, seeds=seeds)
     file = out / "results.json"
     options = dict(options or {})
-    results = json.loads(file.read_text()) if file.exists() else {"meta": _meta(suite, options, seeds), "records": []}
+    meta = _meta(suite, options, seeds, methods)
+    results = json.loads(file.read_text()) if file.exists() else {"meta": meta, "records": []}
     if results["meta"].get("options", {}) != json.loads(json.dumps(options)):
         raise ValueError(f"{file} holds results for the options {results['meta'].get('options', {})}, not "
                          f"{options}; choose another --out directory")
