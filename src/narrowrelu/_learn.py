@@ -18,7 +18,7 @@ from ._validation import (
     gaussian_input_problems,
     row_order_problems,
 )
-from .biases import degree3_directions, degree3_signal
+from .biases import degree3_evidence
 from .engines import Engine
 from .exceptions import DataOrderWarning, FewSamplesWarning, FitWarning, NonGaussianInputWarning
 from .methods import METHODS
@@ -332,7 +332,7 @@ def _unexplained_degree3(data, net: ReLUNetwork, threshold: float,
         return []
     V, _ = significant_directions(data.low.T2, data.low.T2_noise(), threshold, np.zeros((data.d, 0)))
     residual = data.y - net.predict(data.X)  # the same T3 as y (the net has none), less noise
-    signal = max(degree3_signal(data.X, residual, V), degree3_directions(data.X, residual, V, threshold)[1])
+    signal = degree3_evidence(data.X, residual, V, threshold)[1]
     if signal <= threshold:
         return []
     return [(FitWarning, f"the data show a degree-3 signal ({signal:.3g} noise scales) that a network without "

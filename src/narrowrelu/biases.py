@@ -19,6 +19,8 @@ Along a unit's own direction :math:`T_3(\hat u, \hat u, \hat u) / T_2(\hat u, \h
   ``V``, in :math:`R^d`: their parts off ``V`` that clear ``threshold`` noise scales are new
   directions (units too weak in :math:`T_2`, whose coefficient :math:`\varphi(\beta)` is small
   for large :math:`|\beta|`, while :math:`T_3`'s :math:`\varphi(\beta)\beta` is not as small).
+* :func:`degree3_evidence`: both of the above on one residualisation (what ``auto`` and the
+  warning for bias-free fits use).
 * :func:`biased_pool`: candidate rows :math:`(v, \beta)` on the augmented input :math:`(z, 1)`:
   the bias-free directions of :func:`~narrowrelu.neurons.candidate_pool`, Jennrich on
   :math:`M_3` contractions, each with its :math:`T_3/T_2` bias and the ``BIAS_GRID``.
@@ -36,8 +38,9 @@ from .network import ReLUNetwork
 from .neurons import candidate_pool
 from .subspace import random_unit_vectors
 
-__all__ = ["low_degree_residual", "degree3_directions", "DEGREE3_BATCHES", "BIAS_GRID", "BIAS_LIMIT", "DEAD_SHARE",
-           "degree3_contractions", "degree3_signal", "biased_pool", "unit_activity", "activity_messages"]
+__all__ = ["low_degree_residual", "degree3_directions", "degree3_evidence", "DEGREE3_BATCHES", "BIAS_GRID",
+           "BIAS_LIMIT", "DEAD_SHARE", "degree3_contractions", "degree3_signal", "biased_pool", "unit_activity",
+           "activity_messages"]
 
 #: Batches for its noise scale (ours).
 DEGREE3_BATCHES = 8
@@ -95,11 +98,16 @@ def degree3_signal(X: np.ndarray, y: np.ndarray, V: np.ndarray) -> float:
     learner's random stream is untouched). Zero in expectation for a bias-free network (and
     for any even function).
     """
+    return _signal(X, low_degree_residual(X, y, V), V)
+
+
+def _signal(X: np.ndarray, t: np.ndarray, V: np.ndarray) -> float:
+    """:func:`degree3_signal` of the already residualised ``t``."""
     r = V.shape[1]
-    if r == 0 or len(y) < 2 * DEGREE3_BATCHES:
+    if r == 0 or len(t) < 2 * DEGREE3_BATCHES:
         return 0.0
-    M, batches = degree3_contractions(X @ V, low_degree_residual(X, y, V), np.eye(r))
-    noise = moments.operator_norm_standard_error(batches, np.full(DEGREE3_BATCHES, len(y) / DEGREE3_BATCHES))
+    M, batches = degree3_contractions(X @ V, t, np.eye(r))
+    noise = moments.operator_norm_standard_error(batches, np.full(DEGREE3_BATCHES, len(t) / DEGREE3_BATCHES))
     size = np.abs(np.linalg.eigvalsh(M)).max(axis=-1)
     return float(np.max(size / np.maximum(noise, 1e-300)))
 
@@ -114,9 +122,13 @@ def degree3_directions(X: np.ndarray, t: np.ndarray, V: np.ndarray,
     projected off ``V``; a vector counts when its norm exceeds ``threshold`` times the standard
     error of that norm (batch-to-batch spread over ``DEGREE3_BATCHES`` batches). Nothing random.
     """
+    return _directions(X, low_degree_residual(X, t, V), V, threshold)
+
+
+def _directions(X: np.ndarray, t: np.ndarray, V: np.ndarray, threshold: float) -> tuple[np.ndarray, float]:
+    """:func:`degree3_directions` of the already residualised ``t``."""
     d, B = X.shape[1], DEGREE3_BATCHES
     P = np.eye(d) - V @ V.T
-    t = low_degree_residual(X, t, V)
     batches = []
     for b in range(B):
         Xb, tb = X[b::B], t[b::B]
@@ -131,6 +143,15 @@ def degree3_directions(X: np.ndarray, t: np.ndarray, V: np.ndarray,
     keep = signal > threshold
     found = mean[keep].T / np.linalg.norm(mean[keep], axis=1)
     return found, float(signal.max()) if len(signal) else 0.0
+
+
+def degree3_evidence(X: np.ndarray, t: np.ndarray, V: np.ndarray,
+                     threshold: float) -> tuple[np.ndarray, float]:
+    """The directions of :func:`degree3_directions` and the larger of its signal and
+    :func:`degree3_signal`'s, ``t`` residualised once for both."""
+    t = low_degree_residual(X, t, V)
+    found, outside = _directions(X, t, V, threshold)
+    return found, max(outside, _signal(X, t, V))
 
 
 def _bias_estimates(Z: np.ndarray, t: np.ndarray, T2: np.ndarray, P: np.ndarray) -> np.ndarray:

@@ -107,8 +107,7 @@ class Sample:
         Each array is allocated whole and filled part by part, every part freed once copied:
         the rows are held about once, not twice (a memory budget counts them once).
         """
-        sizes = [{f.name: len(getattr(p, f.name)) for f in fields(Sample)} for p in parts]
-        joined = {f.name: np.empty((sum(s[f.name] for s in sizes), *getattr(parts[0], f.name).shape[1:]),
+        joined = {f.name: np.empty((sum(len(getattr(p, f.name)) for p in parts), *getattr(parts[0], f.name).shape[1:]),
                                    dtype=np.result_type(*(getattr(p, f.name) for p in parts)))
                   for f in fields(Sample)}
         offset = dict.fromkeys(joined, 0)

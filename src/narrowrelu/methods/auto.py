@@ -61,7 +61,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..biases import activity_messages, degree3_directions, degree3_signal, unit_activity
+from ..biases import activity_messages, degree3_evidence, unit_activity
 from ..exceptions import FitWarning
 from ..forms import finish, linear_fallback
 from ..inside import fit_in_subspace
@@ -203,8 +203,7 @@ def _biased(data: Data, state: State, first: Candidate, k: int, rng, options: Au
         return
     start = time.perf_counter()
     residual = data.y - state.best.network.predict(data.X)
-    found, outside = degree3_directions(data.X, residual, state.V, options.threshold)
-    signal = max(outside, degree3_signal(data.X, residual, state.V))
+    found, signal = degree3_evidence(data.X, residual, state.V, options.threshold)
     report.add("biases", time.perf_counter() - start, degree3_signal=signal, found=found.shape[1],
                threshold=options.threshold)
     if signal <= options.threshold:
