@@ -161,3 +161,12 @@ def test_suite_passes_options_to_learn_and_records_them(tmp_path, monkeypatch):
     # One directory holds one set of options: resuming with others is refused.
     with pytest.raises(ValueError, match="choose another --out directory"):
         run("generalization", tmp_path, seeds=2)
+
+
+def test_rows_per_dk_resizes_every_instance_and_is_recorded(tmp_path, monkeypatch):
+    tiny = {"tiny": (lambda rng: (5, [g._random_part(rng, 2)]), 0.0)}
+    monkeypatch.setattr(g, "STRUCTURES", tiny)
+    results = run("generalization", tmp_path, seeds=1, rows_per_dk=300)
+    (record,) = results["records"]
+    assert record["n"] == 300 * 5 * 2 != g.ROWS_PER_DK * 5 * 2
+    assert results["meta"]["command"] == "narrowrelu bench --suite generalization --seeds 1 --rows-per-dk 300"

@@ -415,7 +415,9 @@ def export(model, output, float32) -> None:
               help="Seeds per case; for generalization, instances per structure (default: the suite's).")
 @click.option("--option", multiple=True, metavar="NAME=VALUE",
               help="An option of our methods, passed to learn (an ablation); recorded in the results.")
-def bench(suite, out_dir, methods, seeds, option) -> None:
+@click.option("--rows-per-dk", default=None, type=click.IntRange(1), metavar="N",
+              help="Give every case N * d * k rows instead of the suite's (a sample-size ablation).")
+def bench(suite, out_dir, methods, seeds, option, rows_per_dk) -> None:
     """Run a benchmark suite: every method on the same data, exact errors; resumable."""
     from .bench.harness import run
 
@@ -424,7 +426,7 @@ def bench(suite, out_dir, methods, seeds, option) -> None:
     with display:
         task = display.add_task(f"bench {suite}", total=None, label="")
         results = run(suite, Path(out_dir), methods=methods.split(",") if methods else None, seeds=seeds,
-                      options=_pairs(option, "--option"),
+                      options=_pairs(option, "--option"), rows_per_dk=rows_per_dk,
                       progress=lambda done, total, label: display.update(task, completed=done, total=total,
                                                                          label=label))
     out.print(f"{len(results['records'])} records; tables in {Path(out_dir) / 'results.md'}")

@@ -22,7 +22,7 @@ import platform
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -256,20 +256,27 @@ def _commit() -> str:
         return "unknown"
 
 
-def _meta(suite: str, options: dict, seeds: int | None = None, methods=None) -> dict:
+def _meta(suite: str, options: dict, seeds: int | None = None, methods=None, rows_per_dk: int | None = None) -> dict:
     from .. import __version__
     from ..moments import default_n_jobs
 
     command = (f"narrowrelu bench --suite {suite}" + (f" --methods {','.join(methods)}" if methods else "")
                + (f" --seeds {seeds}" if seeds else "")
+               + (f" --rows-per-dk {rows_per_dk}" if rows_per_dk else "")
                + "".join(f" --option {name}={json.dumps(value)}" for name, value in options.items()))
     return {"suite": suite, "date": time.strftime("%Y-%m-%d %H:%M"), "commit": _commit(), "version": __version__,
             "machine": platform.machine(), "processor": platform.processor(), "cores": default_n_jobs(),
             "python": platform.python_version(), "command": command, "options": options}
 
 
-def _plan(spec: Suite, methods, seeds) -> list[tuple[Case, int, list[str]]]:
-    """(case, seed, methods) triples; the slow paper methods run on the first ``paper_seeds`` seeds only."""
+def _plan(spec: Suite, methods, seeds, rows_per_dk: int | None = None) -> list[tuple[Case, int, list[str]]]:
+    """(case, seed, methods) triples; the slow paper methods run on the first ``paper_seeds`` seeds only.
+
+    ``rows_per_dk`` replaces every case's row count by ``rows_per_dk * d * k`` (a sample-size ablation).
+    """
+    if rows_per_dk is not None:
+        return [(replace(case, n=rows_per_dk * case.d * case.k), seed, chosen)
+                for case, seed, chosen in _plan(spec, methods, seeds)]
     if spec.plan is not None:
         return spec.plan(seeds, methods or spec.methods)
     runs = []
@@ -282,11 +289,12 @@ def _plan(spec: Suite, methods, seeds) -> list[tuple[Case, int, list[str]]]:
 
 
 def run(suite: str, out: Path, *, methods: list[str] | None = None, seeds: int | None = None,
-        options: dict | None = None, progress=None) -> dict:
+        options: dict | None = None, rows_per_dk: int | None = None, progress=None) -> dict:
     """Run (or continue) ``suite``; write results.json, results.md and the plots under ``out``.
 
-    ``options`` are passed to ``learn`` for our methods and recorded in ``meta``; ``progress(done,
-    total, label)`` is called after every run.
+    ``options`` are passed to ``learn`` for our methods and recorded in ``meta``; ``rows_per_dk``
+    sets every case's rows to ``rows_per_dk * d * k``; ``progress(done, total, label)`` is called
+    after every run.
     """
     if suite not in SUITES:
         raise ValueError(f"unknown suite {suite!r}; expected one of {', '.join(SUITES)}")
@@ -302,13 +310,13 @@ def run(suite: str, out: Path, *, methods: list[str] | None = None, seeds: int |
         return run_queries(out, _meta(suite, {}, seeds), progress, seeds=seeds)
     file = out / "results.json"
     options = dict(options or {})
-    meta = _meta(suite, options, seeds, methods)
+    meta = _meta(suite, options, seeds, methods, rows_per_dk)
     results = json.loads(file.read_text()) if file.exists() else {"meta": meta, "records": []}
     if results["meta"].get("options", {}) != json.loads(json.dumps(options)):
         raise ValueError(f"{file} holds results for the options {results['meta'].get('options', {})}, not "
                          f"{options}; choose another --out directory")
     done = {_key(r) for r in results["records"]}
-    plan = _plan(spec, methods, seeds)
+    plan = _plan(spec, methods, seeds, rows_per_dk)
     total = sum(len(m) for _, _, m in plan) + len(spec.safran_ks) + bool(spec.extra)
     count = 0
     rates = _Rates(spec.truth)
