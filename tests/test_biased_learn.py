@@ -81,8 +81,7 @@ def test_biased_pool_holds_each_true_unit():
     """Inside V = R^r the pool contains every (u, beta) of an orthonormal teacher closely (rows normalised)."""
     truth = planted.make("orthonormal", d=3, k=3, random_state=4, biases=0.7)
     X, y = planted.sample(truth, 200_000, random_state=5)
-    pool = biased_pool(X, y, low_degree(X, y), np.random.default_rng(0), n_contractions=6, threshold=4.0,
-                       net_points=0)
+    pool = biased_pool(X, y, low_degree(X, y), np.random.default_rng(0), n_contractions=6, threshold=4.0)
     _, rows = truth.augmented()
     cosines = np.abs(rows @ pool.T).max(axis=1)
     assert np.all(cosines > 0.97)

@@ -43,7 +43,7 @@ def one_error_line(result, *needles):
 @pytest.mark.parametrize("option, needles", [
     ("threshold=abc", ["threshold", "a number > 0", "'abc'"]),
     ("polish=maybe", ["polish", "true or false", "'maybe'"]),
-    ("restarts=0", ["restarts", "an integer >= 1"]),
+    ("max_stages=-1", ["max_stages", "an integer >= 0"]),
     ("degrees=4", ["degrees", "even integers >= 4"]),
     ("candidates=grid", ["candidates", "'moments', 'net'"]),
     ("close_pair_repair=1", ["close_pair_repair", "true or false"]),

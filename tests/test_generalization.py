@@ -149,14 +149,14 @@ def test_suite_passes_options_to_learn_and_records_them(tmp_path, monkeypatch):
     tiny = {"tiny": (lambda rng: (5, [g._random_part(rng, 2)]), 0.0),
             "tiny-noisy": (lambda rng: (5, [g._random_part(rng, 2)]), 0.1)}
     monkeypatch.setattr(g, "STRUCTURES", tiny)
-    results = run("generalization", tmp_path, seeds=2, options={"restarts": 2})
+    results = run("generalization", tmp_path, seeds=2, options={"max_stages": 2})
     records = results["records"]
     assert len(records) == 4 and {r["family"] for r in records} == set(tiny)
     assert all(r["tag"] == g.TAG and r["knobs"]["p1_family"] == "random" for r in records)
     assert all(r["recovered"] for r in records if not r["noise"])
     assert all(r["ratio_to_oracle"] > 0 for r in records if r["noise"])
-    assert results["meta"]["options"] == {"restarts": 2}
-    assert results["meta"]["command"] == "narrowrelu bench --suite generalization --seeds 2 --option restarts=2"
+    assert results["meta"]["options"] == {"max_stages": 2}
+    assert results["meta"]["command"] == "narrowrelu bench --suite generalization --seeds 2 --option max_stages=2"
     assert "Clopper–Pearson" in (tmp_path / "results.md").read_text()
     # One directory holds one set of options: resuming with others is refused.
     with pytest.raises(ValueError, match="choose another --out directory"):

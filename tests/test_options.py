@@ -14,15 +14,14 @@ from narrowrelu.options import AutoOptions, CDGKM23Options, CN24Options, DK23Opt
 
 #: The values every option had as a plain dict before options were typed (auto's, then each paper method's).
 AUTO_BEFORE = {
-    "threshold": 4.0, "fill_threshold": 2.0, "max_stages": 4, "contractions_inside": 4, "contractions_outside": 16,
-    "degrees": (4,), "squared_residual": True, "extra_dims": 2, "candidates": "moments", "contractions": 6,
-    "net_points": 360, "net_eta": 0.1, "max_net": 100_000, "restarts": 3, "fit_rows": 40_000, "select_rows": 10_000,
+    "threshold": 4.0, "fill_threshold": 2.0, "max_stages": 4, "contractions_outside": 16,
+    "degrees": (4,), "squared_residual": True, "candidates": "moments", "contractions": 6,
+    "net_eta": 0.1, "max_net": 100_000, "fit_rows": 40_000, "select_rows": 10_000,
     "polish": True, "step_iter": 25, "refine_iter": 150, "polish_rows": 400_000, "polish_iter": 400,
     "collapse_tol": 0.0,
 }
 SWITCHES = {"kept_row_discovery": False, "squared_residual": False, "weaker_fills": False,
-            "close_pair_repair": False, "restarts": 1, "neighbours": False, "levenberg_marquardt": False,
-            "extra_dims": 0, "contractions_inside": 0, "net_points": 0, "max_stages": 0}
+            "close_pair_repair": False, "levenberg_marquardt": False, "max_stages": 0}
 
 
 def test_defaults_are_the_constants_of_before():
@@ -49,7 +48,7 @@ def test_every_field_is_documented_with_what_it_accepts(cls):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"restarts": 0}, r"option restarts must be an integer >= 1, got 0"),
+    ({"fit_rows": 0}, r"option fit_rows must be an integer >= 1, got 0"),
     ({"threshold": "abc"}, r"option threshold must be a number > 0, got 'abc'"),
     ({"threshold": -1.0}, r"option threshold must be a number > 0"),
     ({"threshold": float("nan")}, r"option threshold"),
@@ -69,8 +68,8 @@ def test_a_wrong_value_names_the_option_and_what_it_accepts(kwargs, match):
 
 
 def test_values_are_normalised_and_frozen():
-    options = AutoOptions(degrees=[4, 6], threshold=3, restarts=np.int64(2))
-    assert options.degrees == (4, 6) and isinstance(options.threshold, float) and type(options.restarts) is int
+    options = AutoOptions(degrees=[4, 6], threshold=3, max_stages=np.int64(2))
+    assert options.degrees == (4, 6) and isinstance(options.threshold, float) and type(options.max_stages) is int
     with pytest.raises(dataclasses.FrozenInstanceError):
         options.threshold = 1.0
 
@@ -84,7 +83,8 @@ def sample():
 
 @pytest.mark.parametrize("method, option", [("cn24", "fill_threshold"), ("dk23", "contractions_inside"),
                                             ("cdgkm23", "degrees"), ("cn24", "close_pair_repair"),
-                                            ("auto", "min_threshold")])
+                                            ("auto", "min_threshold"), ("auto", "restarts"),
+                                            ("auto", "neighbours")])
 def test_a_method_refuses_options_it_does_not_use(sample, method, option):
     _, X, y = sample
     with pytest.raises(ValueError, match=rf"unknown option\(s\) {option} for method '{method}'; it accepts"):
@@ -99,13 +99,13 @@ def test_an_options_object_of_another_method_is_refused(sample):
 
 def test_options_object_and_keywords_give_the_same_bits_and_the_report_stores_plain_data(sample):
     _, X, y = sample
-    a = learn(X, y, 2, random_state=0, restarts=2, degrees=[4, 6])
-    b = learn(X, y, 2, random_state=0, options=AutoOptions(restarts=2, degrees=(4, 6)))
-    c = learn(X, y, 2, random_state=0, options=AutoOptions(restarts=5), restarts=2, degrees=(4, 6))
+    a = learn(X, y, 2, random_state=0, max_stages=2, degrees=[4, 6])
+    b = learn(X, y, 2, random_state=0, options=AutoOptions(max_stages=2, degrees=(4, 6)))
+    c = learn(X, y, 2, random_state=0, options=AutoOptions(max_stages=5), max_stages=2, degrees=(4, 6))
     np.testing.assert_array_equal(a.directions, b.directions)
     np.testing.assert_array_equal(a.directions, c.directions)
     stored = json.loads(a.report.to_json())["options"]
-    assert stored["restarts"] == 2 and stored["degrees"] == [4, 6] and stored["close_pair_repair"] is True
+    assert stored["max_stages"] == 2 and stored["degrees"] == [4, 6] and stored["close_pair_repair"] is True
     assert set(dataclasses.asdict(AutoOptions())) <= set(stored)
 
 
@@ -122,8 +122,8 @@ def test_every_mechanism_of_auto_can_be_switched_off(sample):
 def test_switched_off_mechanisms_do_not_run():
     truth = planted.make("close-pair", 8, 3, random_state=0, theta=0.05, L=5.0)
     X, y = planted.sample(truth, 30_000, noise=0.2, random_state=1)  # noisy: never exact, every step runs
-    on = learn(X, y, 3, random_state=0, restarts=1)
-    off = learn(X, y, 3, random_state=0, restarts=1, close_pair_repair=False, kept_row_discovery=False)
+    on = learn(X, y, 3, random_state=0)
+    off = learn(X, y, 3, random_state=0, close_pair_repair=False, kept_row_discovery=False)
     assert any(s.get("repair") == "close pair" for s in on.report.stages)
     assert not any(s.get("repair") == "close pair" for s in off.report.stages)
     assert any(s.get("source") == "kept rows" and s["threshold"] == 4.0 for s in on.report.stages)
@@ -134,8 +134,8 @@ def test_fit_options_are_the_shared_part_of_every_method():
     shared = {f.name for f in dataclasses.fields(FitOptions)}
     for _, cls in METHODS.values():
         assert shared <= {f.name for f in dataclasses.fields(cls)}
-    auto_only = {"fill_threshold", "squared_residual", "extra_dims", "kept_row_discovery", "weaker_fills",
-                 "close_pair_repair"}
+    auto_only = {"fill_threshold", "squared_residual", "kept_row_discovery", "weaker_fills",
+                 "close_pair_repair", "degree3_dims"}
     for cls in (CN24Options, DK23Options, CDGKM23Options):
         assert not auto_only & {f.name for f in dataclasses.fields(cls)}
 
@@ -161,11 +161,14 @@ def test_the_linear_fallback_is_a_fit_warning(method):
     assert net.k == 0
 
 
-def test_a_subspace_larger_than_k_is_a_fit_warning():
+def test_without_biases_the_subspace_never_exceeds_k():
+    """Whitened inputs leave small biases that the bias-free fit cannot explain: V stays at k
+    (V beyond k was removed; the warning for it is tested in test_selection)."""
     truth = planted.make("random", 6, 2, random_state=0)
     Z, y = planted.sample(truth, 40_000, random_state=1)
     rng = np.random.default_rng(3)
     A, mu = rng.standard_normal((6, 6)) + 3 * np.eye(6), 2 * rng.standard_normal(6)
-    with pytest.warns(FitWarning, match=r"subspace grew to dimension 3 > k = 2"):  # bias-free: the biased step
-        net = learn(Z @ A.T + mu, y, 2, random_state=0, standardize=True, biases=False)  # makes it exact
-    assert any("subspace grew" in w for w in net.report.warnings)
+    with pytest.warns(FitWarning, match="degree-3 signal") as caught:
+        net = learn(Z @ A.T + mu, y, 2, random_state=0, standardize=True, biases=False)
+    assert not any("subspace grew" in str(w.message) for w in caught)
+    assert max(s.get("subspace_dim", 0) for s in net.report.stages) <= 2

@@ -164,11 +164,11 @@ def _bias_estimates(Z: np.ndarray, t: np.ndarray, T2: np.ndarray, P: np.ndarray)
 
 
 def biased_pool(Z: np.ndarray, y: np.ndarray, low: moments.Moments, rng: np.random.Generator, *,
-                n_contractions: int, threshold: float, net_points: int) -> np.ndarray:
+                n_contractions: int, threshold: float) -> np.ndarray:
     r"""Candidate rows :math:`(v, \beta)/|(v, \beta)|` (m, r + 1) for the augmented coordinates :math:`(z, 1)`.
 
     Directions: :func:`~narrowrelu.neurons.candidate_pool` (eigenvectors of :math:`T_2` and
-    :math:`M_4(g)`, Jennrich on :math:`M_4`, the sphere net, random) and Jennrich on
+    :math:`M_4(g)`, Jennrich on :math:`M_4`, random) and Jennrich on
     :math:`M_3(g)`: with :math:`T_2 = U C_2 U^T` and :math:`A = \sum_j a_j M_3(g_j) = U D U^T`
     the eigenvectors of :math:`A T_2^{-1}` are the :math:`\hat u_i` (when the :math:`T_2`
     eigenvalues clear ``threshold`` noise scales). Each direction comes with its
@@ -176,7 +176,7 @@ def biased_pool(Z: np.ndarray, y: np.ndarray, low: moments.Moments, rng: np.rand
     linear term :math:`(v, \beta) \equiv (-v, -\beta)`, so one sign of v suffices).
     """
     r = Z.shape[1]
-    P = [candidate_pool(Z, y, low, rng, n_contractions=n_contractions, threshold=threshold, net_points=net_points)]
+    P = [candidate_pool(Z, y, low, rng, n_contractions=n_contractions, threshold=threshold)]
     t = y - low.quadratic_model().predict(Z)
     M3, _ = degree3_contractions(Z, t, random_unit_vectors(rng, n_contractions, np.eye(r)))
     if np.min(np.abs(np.linalg.eigvalsh(low.T2))) > threshold * low.T2_noise():

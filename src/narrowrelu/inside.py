@@ -41,16 +41,18 @@ def _net_pool(r: int, rows: int, k: int, rng: np.random.Generator, options: FitO
 
 def fit_in_subspace(
     data: Data, V: np.ndarray, k: int, rng: np.random.Generator, options: FitOptions, report: Report,
-    restarts: int | None = None, biased: bool = False,
+    restarts: int = 1, neighbours: bool = False, biased: bool = False,
 ) -> Candidate:
     r"""Stage C: ``k`` neurons inside span ``V`` (d, r), best of ``restarts`` by held-out loss.
 
     Candidates are the moment-based pool (``candidates="moments"``) or an :math:`\eta`-net of
     the unit sphere of ``V`` (``"net"``, the papers' final step). Each restart selects
     greedily on about ``select_rows`` of the projected rows ``Z = X V`` and, when ``polish``
-    is on, refines on all of them (at most ``fit_rows``). Restarts (``options.restarts``
-    unless given; at least 1) stop early once one is exact, or once one is better than the
-    earlier ones or agrees with the best of them (:func:`~narrowrelu.selection.no_worse`).
+    is on, refines on all of them (at most ``fit_rows``); with ``neighbours`` each greedy step
+    also offers the chosen directions tilted (:func:`~narrowrelu.neurons.greedy_select`).
+    ``auto`` runs one restart; the paper methods run ``options.restarts``, which stop early once
+    one is exact, or once one is better than the earlier ones or agrees with the best of them
+    (:func:`~narrowrelu.selection.no_worse`).
     ``biased``: neurons with hidden biases (the module docstring), the linear term still on ``Z``.
     """
     start = time.perf_counter()
@@ -62,17 +64,15 @@ def fit_in_subspace(
     select = max(1, len(y) // options.select_rows)  # greedy selection on every select-th row
     best: Candidate | None = None
     losses: list[float] = []
-    for _ in range(options.restarts if restarts is None else restarts):
+    for _ in range(restarts):
         if biased:
-            pool = biased_pool(Z, y, low, rng, n_contractions=options.contractions, threshold=options.threshold,
-                               net_points=options.net_points)
+            pool = biased_pool(Z, y, low, rng, n_contractions=options.contractions, threshold=options.threshold)
         elif options.candidates == "net":
             pool = _net_pool(V.shape[1], len(y), k, rng, options)
         else:
-            pool = candidate_pool(Z, y, low, rng, n_contractions=options.contractions,
-                                  threshold=options.threshold, net_points=options.net_points)
+            pool = candidate_pool(Z, y, low, rng, n_contractions=options.contractions, threshold=options.threshold)
         U = greedy_select(inputs[::select], y[::select], pool, k, step_iter=step_iter, refine=refine,
-                          offer_neighbours=options.neighbours, linear=Z[::select])
+                          offer_neighbours=neighbours, linear=Z[::select])
         if options.polish:
             U, fit = refine(inputs, y, U, Z, max_iter=options.refine_iter)
         else:

@@ -64,7 +64,6 @@ def candidate_pool(
     *,
     n_contractions: int,
     threshold: float,
-    net_points: int,
 ) -> np.ndarray:
     r"""Candidate unit directions (rows) in the coordinates of ``Z`` (n, r).
 
@@ -85,8 +84,6 @@ def candidate_pool(
             A = np.tensordot(rng.standard_normal(n_contractions), M4, axes=1)
             vectors = np.real(np.linalg.eig(A @ T2_inv)[1]).T
             pool.append(vectors)
-    if r <= 3:
-        pool.append(sphere_net(r, net_points))
     pool.append(random_unit_vectors(rng, 4 * r, np.eye(r)))
     P = np.vstack(pool)
     return P / np.linalg.norm(P, axis=1, keepdims=True)

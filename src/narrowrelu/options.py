@@ -113,14 +113,8 @@ class FitOptions(_Checked):
                                         "off V) per discovery pass (ours)")
     candidates: str = _candidates("moments")
     contractions: int = _option(6, _integer(1), "contractions per candidate pool inside V (ours)")
-    net_points: int = _option(360, _integer(0), "sphere-net points added to the moment candidates when "
-                              "dim V <= 3 (ours)")
     net_eta: float = _option(0.1, _real(0, 2), "eta-net spacing when candidates='net' (ours)")
     max_net: int = _option(100_000, _integer(1), "largest eta-net we agree to search (ours)")
-    restarts: int = _option(3, _integer(1), "candidate pools / greedy runs inside V; 1 switches off the "
-                            "restarts beyond the first (ours)")
-    neighbours: bool = _option(True, _flag(), "each greedy step also offers the chosen directions tilted by "
-                               "NEIGHBOUR_ANGLES (nearly parallel neurons one at a time; ours)")
     fit_rows: int = _option(40_000, _integer(1), "rows used inside V for the fit (ours)")
     select_rows: int = _option(10_000, _integer(1), "... of which the greedy selection uses about this many (ours)")
     polish: bool = _option(True, _flag(), "local refinement (L-BFGS on the variable-projection loss); false "
@@ -142,11 +136,8 @@ class AutoOptions(FitOptions):
     fill_threshold: float = _option(2.0, _real(0), "while dim V < k, directions above this many noise scales "
                                     "(< threshold) are admitted (ours)")
     max_stages: int = _option(4, _integer(0), "discovery passes after the first (ours)")
-    contractions_inside: int = _option(4, _integer(0), "contraction vectors g drawn inside V per pass (ours)")
     degrees: tuple = _option((4,), _degrees(), "contraction degrees of the discovery passes")
     squared_residual: bool = _option(True, _flag(), "discovery also takes T2 of the squared residual (ours)")
-    extra_dims: int = _option(2, _integer(0), "V may exceed k by this many directions, with a warning; 0 "
-                              "switches it off (ours)")
     kept_row_discovery: bool = _option(True, _flag(), "before spending a pass, look for directions in T2 of the "
                                        "residual on the rows kept in memory (ours)")
     weaker_fills: bool = _option(True, _flag(), "while dim V < k, admit directions above fill_threshold (ours)")
@@ -155,6 +146,8 @@ class AutoOptions(FitOptions):
     biases: bool = _option(True, _flag(), "hidden biases: when a polished fit is not exact and the kept rows "
                            "show a degree-3 signal above threshold noise scales, fit neurons with biases too, "
                            "kept if better on the held-out rows")
+    degree3_dims: int = _option(2, _integer(0), "the biased step may grow V beyond k by this many degree-3 "
+                                "directions, with a warning (ours)")
 
 
 #: The default epsilon: ``net_eta=None`` then gives the eta-net spacing 0.1 used before epsilon existed (ours).
@@ -181,6 +174,10 @@ class _EpsilonLearner(FitOptions):
                              "variance; the net has about (16 / epsilon)^((r-1)/2) points)")
     net_eta: float | None = _option(None, _optional(_real(0, 2), "sqrt(epsilon) / 2"),
                                     "eta-net spacing of the final step; None derives it from epsilon (ours)")
+    restarts: int = _option(3, _integer(1), "candidate pools / greedy runs inside V, best by held-out loss; 1 "
+                            "switches off the restarts beyond the first (ours)")
+    neighbours: bool = _option(True, _flag(), "each greedy step also offers the chosen directions tilted by "
+                               "NEIGHBOUR_ANGLES (nearly parallel neurons one at a time; ours)")
     candidates: str = _candidates("net")
 
     @property

@@ -8,7 +8,7 @@ below is :func:`auto` line for line::
     state <- (V, rough = none, best = none, passes = max_stages)
     while dim V < k:                                                       discover
         grown <- V + directions of T2 of r = y - q(x) (and of r^2) on the kept rows (no pass)
-                 if none and passes: one pass (T2, M4(g) for g inside V and in R^d,
+                 if none and passes: one pass (T2, M4(g) for g in R^d,
                  sum_g M4(g)^2 cross-batch, T2 of r^2)
         if nothing new: stop;  V <- grown
     V <- V + directions of T2 of r above fill_threshold, while dim V < k            fill
@@ -21,18 +21,16 @@ below is :func:`auto` line for line::
                  (one pass; net = rough, or best; then, if nothing new, fill on the kept rows)
         if nothing new: stop if nothing is rough, else polish and go on
         V <- grown; fit
-    warn (FitWarning) if dim V > k
+    warn (FitWarning) if dim V > k (only the biased step grows V beyond k)
     return best
 
     polish: first <- repair(finish(rough))                              polish, repair
-            if first is not exact and restarts > 1:
-                other <- best of restarts - 1 more fits inside V
-                if other does not agree with rough: first <- keep_best(first, repair(finish(other)))
             best <- keep_best(best, first); rough <- none
             biased                                                                 hidden biases
     repair(c): if c is not exact: keep_best(c, c with its two weakest neurons re-seeded as a close pair)
     biased: if best is not exact: r <- y - best(x) on the kept rows
             V <- V + the degree-3 vectors T3(I), T3(v, v, .) of r off V above threshold x noise
+                 (at most degree3_dims beyond k)
             if those, or M3(e_j) of r on V, are above threshold x noise:
                 best <- keep_best(best, finish(first with zero biases),
                                   finish(k neurons with biases inside V))          (polish on (x, 1))
@@ -45,12 +43,12 @@ Every held-out comparison is :mod:`narrowrelu.selection`'s; the report is only w
 
 Each mechanism can be switched off (:class:`~narrowrelu.options.AutoOptions`):
 ``kept_row_discovery`` (the kept-row look before a pass), ``squared_residual`` (T2 of r^2),
-``weaker_fills`` (both fills), ``close_pair_repair`` (repair), ``restarts=1`` (the restarts
-after the first), ``neighbours`` (neighbour candidates in the greedy steps),
-``levenberg_marquardt`` (the LM finish of the refinement), ``extra_dims=0`` (no V beyond k),
-``contractions_inside=0`` (no g inside V), ``net_points=0`` (no sphere-net candidates when
-dim V <= 3), ``max_stages=0`` (no pass after the first) and ``biases`` (the biased step; on
-data whose degree-3 signal is below threshold it never runs, and the result is the bias-free one).
+``weaker_fills`` (both fills), ``close_pair_repair`` (repair), ``levenberg_marquardt`` (the LM
+finish of the refinement), ``max_stages=0`` (no pass after the first) and ``biases`` (the biased
+step; on data whose degree-3 signal is below threshold it never runs, and the result is the
+bias-free one). Five more mechanisms (restarts of the fit inside V, neighbour candidates in the
+greedy steps, V beyond k, contraction vectors inside V, sphere-net candidates) fixed nothing in
+the ablation (docs/results/ablation/) and were removed.
 """
 
 from __future__ import annotations
@@ -70,7 +68,7 @@ from ..options import AutoOptions
 from ..pipeline import Data
 from ..repairs import repair_close_pair
 from ..report import Report
-from ..selection import Candidate, agrees, is_exact, keep_best, record
+from ..selection import Candidate, is_exact, keep_best, record
 from ..subspace import (
     grow_on_kept_rows,
     grow_subspace,
@@ -120,7 +118,7 @@ def auto(data: Data, k: int, rng: np.random.Generator, options: AutoOptions, rep
         state.V = grown
         _fit(data, state, k, rng, options, report)
     if state.V.shape[1] > k:
-        message = (f"the subspace grew to dimension {state.V.shape[1]} > k = {k} to correct the fit; "
+        message = (f"the subspace grew to dimension {state.V.shape[1]} > k = {k}; "
                    f"the network still has at most {k} neurons")
         warnings.warn(message, FitWarning, stacklevel=3)
         report.warnings.append(message)
@@ -132,7 +130,7 @@ def _discover(data: Data, state: State, k: int, rng, options: AutoOptions, resid
     """V plus what the kept rows show (no pass) or, when they show nothing and passes are left, one pass."""
     grown = state.V
     if options.kept_row_discovery:
-        grown = grow_on_kept_rows(data, state.V, k + options.extra_dims, residual, options.threshold, report,
+        grown = grow_on_kept_rows(data, state.V, k, residual, options.threshold, report,
                                   squared=options.squared_residual)
     if grown.shape[1] == state.V.shape[1] and state.passes:
         state.passes -= 1
@@ -159,37 +157,23 @@ def _fill(data: Data, V: np.ndarray, k: int, residual, options: AutoOptions, rep
 
 def _discovery_pass(data: Data, V: np.ndarray, k: int, rng, options: AutoOptions, residual,
                     report: Report) -> np.ndarray:
-    """One discovery pass on ``y - residual(x)``: g drawn inside ``V`` and in the whole space."""
-    d = data.d
-    inside = random_unit_vectors(rng, options.contractions_inside, V) if V.shape[1] else np.zeros((0, d))
-    G = np.vstack([inside, random_unit_vectors(rng, options.contractions_outside, np.eye(d))])
-    return grow_subspace(data, V, k + options.extra_dims, G, options.degrees, residual, options.threshold, report,
+    """One discovery pass on ``y - residual(x)``: g drawn in the whole space."""
+    G = random_unit_vectors(rng, options.contractions_outside, np.eye(data.d))
+    return grow_subspace(data, V, k, G, options.degrees, residual, options.threshold, report,
                          squared=options.squared_residual)
 
 
 def _fit(data: Data, state: State, k: int, rng, options: AutoOptions, report: Report) -> None:
-    """Fit inside V: one restart when the polish follows at once (its other restarts come after
-    it, when it is not exact), all of them otherwise."""
-    ready = state.V.shape[1] >= k or not state.passes
-    state.rough = fit_in_subspace(data, state.V, k, rng, options, report, restarts=1 if ready else None)
-    if ready:
+    """Fit inside V; polish at once when V is complete or no pass is left."""
+    state.rough = fit_in_subspace(data, state.V, k, rng, options, report)
+    if state.V.shape[1] >= k or not state.passes:
         _polish(data, state, k, rng, options, report)
 
 
 def _polish(data: Data, state: State, k: int, rng, options: AutoOptions, report: Report) -> None:
-    """Polish the rough fit; when that is not exact, the other restarts, their best polished too.
-
-    The best other restart is polished only when it ended elsewhere inside ``V``: its held-out
-    loss does not agree with that of the rough fit (one that agrees polishes to the same
-    place; on noisy data the restarts agree).
-    """
+    """Polish the rough fit and repair it; the best so far is replaced only if this is better."""
     rough, state.rough = state.rough, None
     first = _repair(data, finish(data, rough.network, state.V, rng, options, report), rng, options, report)
-    if not is_exact(first) and options.restarts > 1:
-        other = fit_in_subspace(data, state.V, k, rng, options, report, restarts=options.restarts - 1)
-        if not agrees(other.loss, rough.loss):
-            second = finish(data, other.network, state.V, rng, options, report)
-            first = keep_best(first, _repair(data, second, rng, options, report))
     state.best = keep_best(state.best, first)
     _biased(data, state, first, k, rng, options, report)
 
@@ -208,7 +192,7 @@ def _biased(data: Data, state: State, first: Candidate, k: int, rng, options: Au
                threshold=options.threshold)
     if signal <= options.threshold:
         return
-    state.V = merge_directions(state.V, [found], max_dim=k + options.extra_dims)
+    state.V = merge_directions(state.V, [found], max_dim=k + options.degree3_dims)
     net = first.network
     if net.biases is None:
         net = ReLUNetwork(net.weights, net.directions, net.linear, net.intercept, biases=np.zeros(net.k))

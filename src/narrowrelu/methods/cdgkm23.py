@@ -73,5 +73,6 @@ def cdgkm23(data: Data, k: int, rng: np.random.Generator, options: CDGKM23Option
         eta, L = options.shrink * eta, min(L + 2, options.max_degree)
     if V.shape[1] == 0:
         return record(linear_fallback(data), report)
-    rough = fit_in_subspace(data, V, k, rng, options, report)
+    rough = fit_in_subspace(data, V, k, rng, options, report, restarts=options.restarts,
+                            neighbours=options.neighbours)
     return record(finish(data, rough.network, V, rng, options, report), report)

@@ -56,5 +56,6 @@ def cn24(data: Data, k: int, rng: np.random.Generator, options: CN24Options, rep
     V = grow_subspace(data, V, k, G, options.degrees, low.quadratic_model(span=V), options.threshold, report)
     if V.shape[1] == 0:
         return record(linear_fallback(data), report)
-    rough = fit_in_subspace(data, V, k, rng, options, report)
+    rough = fit_in_subspace(data, V, k, rng, options, report, restarts=options.restarts,
+                            neighbours=options.neighbours)
     return record(finish(data, rough.network, V, rng, options, report), report)

@@ -56,5 +56,6 @@ def dk23(data: Data, k: int, rng: np.random.Generator, options: DK23Options, rep
         V = grown
     if V.shape[1] == 0:
         return record(linear_fallback(data), report)
-    rough = fit_in_subspace(data, V, k, rng, options, report)
+    rough = fit_in_subspace(data, V, k, rng, options, report, restarts=options.restarts,
+                            neighbours=options.neighbours)
     return record(finish(data, rough.network, V, rng, options, report), report)
