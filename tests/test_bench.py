@@ -56,6 +56,8 @@ def test_speed_benchmark_times_adam_to_both_targets_and_counts_gram_passes():
         assert reached[0] is not None and reached[0] <= reached[1]
     for target, seconds in zip(TARGETS, reached, strict=True):
         assert result[f"ratio_ours_to_adam_{target:g}"] == record["ours_seconds"] / (seconds or np.inf)
+    assert record["tol_gram_passes"] == record["tol_seconds"] / record["gram_seconds"] > 0
+    assert result["ratio_tol_to_adam_0.001"] == record["tol_seconds"] / (reached[0] or np.inf)
 
 
 def test_tuned_adam_tunes_on_the_separate_seed_and_runs_the_harness_budget():

@@ -209,3 +209,16 @@ def test_to_original_keeps_hidden_biases_learned_in_standardized_coordinates():
     net = ReLUNetwork(rng.normal(size=3), rng.normal(size=(3, 4)), rng.normal(size=4), 0.5, biases=rng.normal(size=3))
     X = rng.normal(size=(50, 4)) * 3
     assert np.allclose(transform.to_original(net).predict(X), net.predict(transform.transform(X)), atol=1e-12)
+
+
+def test_a_tolerance_stops_the_search_once_the_held_out_loss_meets_it():
+    """Noisy data are never exact, so every later pass and repair runs at tol=0; a tolerance the
+    first polished fit meets stops them there: no more passes, and the returned fit meets it."""
+    truth = planted.make("random", 8, 3, random_state=0)
+    X, y = planted.sample(truth, 20_000, noise=0.05, random_state=1)
+    exact = learn(X, y, 3, random_state=0)
+    loose = learn(X, y, 3, random_state=0, tol=0.05)
+    assert loose.report.validation_relative <= 0.05
+    assert loose.report.passes < exact.report.passes
+    with pytest.raises(ValueError, match=r"option tol must be a number >= 0 and <= 1"):
+        learn(X, y, 3, tol=-1e-3)

@@ -146,6 +146,9 @@ class AutoOptions(FitOptions):
     biases: bool = _option(True, _flag(), "hidden biases: when a polished fit is not exact and the kept rows "
                            "show a degree-3 signal above threshold noise scales, fit neurons with biases too, "
                            "kept if better on the held-out rows")
+    tol: float = _option(0.0, _real(0, 1, low_open=False), "stop once the held-out loss relative to Var y is at "
+                         "most this (a fit inside V that meets it is returned unpolished); 0 runs to exactness "
+                         "(selection.EXACT = 1e-8)")
     degree3_dims: int = _option(2, _integer(0), "the biased step may grow V beyond k by this many degree-3 "
                                 "directions, with a warning (ours)")
 

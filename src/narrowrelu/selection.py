@@ -67,9 +67,10 @@ def _exact_loss(variance: float) -> float:
     return EXACT * variance
 
 
-def is_exact(candidate: Candidate) -> bool:
-    """The held-out loss is at most ``EXACT`` x Var y_val: nothing left to find."""
-    return candidate.relative <= EXACT
+def is_exact(candidate: Candidate, tol: float = 0.0) -> bool:
+    """The held-out loss is at most ``max(EXACT, tol)`` x Var y_val: nothing left to find (``tol``:
+    the user's tolerance, :class:`~narrowrelu.options.AutoOptions`)."""
+    return candidate.relative <= max(EXACT, tol)
 
 
 def agrees(loss: float, reference: float) -> bool:

@@ -14,8 +14,9 @@ below is :func:`auto` line for line::
     V <- V + directions of T2 of r above fill_threshold, while dim V < k            fill
     if dim V = 0: return the linear model (learn warns: FitWarning)
     fit: rough <- k neurons inside V (Jennrich / greedy / refine)             fit inside V
-         if dim V >= k or no passes: polish
-    while passes and best is not exact:
+         if tol > 0 and rough is within tol: best <- keep_best(best, rough); rough <- none
+         else if dim V >= k or no passes: polish
+    while passes and best is not exact (within max(EXACT, tol)):
         passes <- passes - 1
         grown <- V + directions of the moments of y - net(x) - q'(x)        discover on the residual
                  (one pass; net = rough, or best; then, if nothing new, fill on the kept rows)
@@ -106,7 +107,7 @@ def auto(data: Data, k: int, rng: np.random.Generator, options: AutoOptions, rep
     if state.V.shape[1] == 0:
         return record(linear_fallback(data), report)
     _fit(data, state, k, rng, options, report)
-    while state.passes and not (state.best and is_exact(state.best)):
+    while state.passes and not (state.best and is_exact(state.best, options.tol)):
         state.passes -= 1
         residual = low.quadratic_model(state.network, span=state.V)
         grown = _discover_on_residual(data, state, k, rng, options, residual, report)
@@ -164,9 +165,12 @@ def _discovery_pass(data: Data, V: np.ndarray, k: int, rng, options: AutoOptions
 
 
 def _fit(data: Data, state: State, k: int, rng, options: AutoOptions, report: Report) -> None:
-    """Fit inside V; polish at once when V is complete or no pass is left."""
+    """Fit inside V; polish at once when V is complete or no pass is left. With a tolerance
+    (``tol > 0``) a fit that meets it is kept as it is, unpolished."""
     state.rough = fit_in_subspace(data, state.V, k, rng, options, report)
-    if state.V.shape[1] >= k or not state.passes:
+    if options.tol and is_exact(state.rough, options.tol):
+        state.best, state.rough = keep_best(state.best, state.rough), None
+    elif state.V.shape[1] >= k or not state.passes:
         _polish(data, state, k, rng, options, report)
 
 
@@ -183,7 +187,7 @@ def _biased(data: Data, state: State, first: Candidate, k: int, rng, options: Au
     degree-3 signal (a bias-free network has none): V grows by the degree-3 directions off it,
     then ``first`` with zero biases and ``k`` biased neurons inside V are each polished with their
     biases on (x, 1); kept only if better on the held-out rows."""
-    if not options.biases or is_exact(state.best):
+    if not options.biases or is_exact(state.best, options.tol):
         return
     start = time.perf_counter()
     residual = data.y - state.best.network.predict(data.X)
@@ -197,7 +201,7 @@ def _biased(data: Data, state: State, first: Candidate, k: int, rng, options: Au
     if net.biases is None:
         net = ReLUNetwork(net.weights, net.directions, net.linear, net.intercept, biases=np.zeros(net.k))
     candidate = finish(data, net, state.V, rng, options, report)
-    if not is_exact(candidate):
+    if not is_exact(candidate, options.tol):
         inside = fit_in_subspace(data, state.V, k, rng, options, report, biased=True)
         candidate = keep_best(candidate, finish(data, inside.network, state.V, rng, options, report))
     state.best = keep_best(state.best, candidate)
@@ -217,6 +221,6 @@ def _report_biases(data: Data, net: ReLUNetwork, report: Report) -> None:
 
 def _repair(data: Data, candidate: Candidate, rng, options: AutoOptions, report: Report) -> Candidate:
     """While not exact: the close-pair repair (kept only if better)."""
-    if is_exact(candidate) or not options.close_pair_repair:
+    if is_exact(candidate, options.tol) or not options.close_pair_repair:
         return candidate
     return repair_close_pair(data, candidate, rng, options, report)
