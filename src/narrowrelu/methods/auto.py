@@ -64,6 +64,7 @@ import numpy as np
 from ..biases import activity_messages, degree3_evidence, unit_activity
 from ..exceptions import FitWarning
 from ..forms import finish, linear_fallback
+from ..highdim import outside_visible
 from ..inside import fit_in_subspace
 from ..network import ReLUNetwork
 from ..options import AutoOptions
@@ -162,7 +163,14 @@ def _discovery_pass(data: Data, V: np.ndarray, k: int, rng, options: AutoOptions
     """One discovery pass on ``y - residual(x)``: g drawn inside ``V`` and in the whole space."""
     d = data.d
     inside = random_unit_vectors(rng, options.contractions_inside, V) if V.shape[1] else np.zeros((0, d))
-    G = np.vstack([inside, random_unit_vectors(rng, options.contractions_outside, np.eye(d))])
+    visible, bound = outside_visible(data.low, d, k, options.degrees, options.contractions_outside,
+                                     options.threshold, options.high_dim_features)
+    if not visible:  # high dimension: the contractions in R^d cannot clear the threshold (narrowrelu.highdim)
+        report.add("subspace", 0.0, found=0, outside_dropped=options.contractions_outside,
+                   outside_signal_to_noise_bound=bound, threshold=options.threshold)
+        if not len(inside):  # nothing left that the kept rows did not already show
+            return V
+    G = np.vstack([inside, random_unit_vectors(rng, options.contractions_outside, np.eye(d))]) if visible else inside
     return grow_subspace(data, V, k + options.extra_dims, G, options.degrees, residual, options.threshold, report,
                          squared=options.squared_residual)
 
