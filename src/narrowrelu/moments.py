@@ -211,6 +211,7 @@ class Moments:
     batch_count: np.ndarray = field(repr=False)
     T2_squared: np.ndarray | None = None
     batch_T2_squared: np.ndarray | None = field(default=None, repr=False)
+    _noise: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def quadratic_model(self, network=None, span: np.ndarray | None = None) -> QuadraticModel:
         r"""The degree-<=2 Hermite fit of the labels.
@@ -232,17 +233,24 @@ class Moments:
             T2 = P @ T2 @ P
         return QuadraticModel(self.T0 - N0, self.T1 - N1, T2, network)
 
+    def _standard_error(self, name: str) -> np.ndarray:
+        """:func:`operator_norm_standard_error` of ``batch_<name>``, computed once (B eigenvalue problems
+        of size d each: at d = 1000 they cost more than a pass's weighted Gram matrix)."""
+        if name not in self._noise:
+            self._noise[name] = operator_norm_standard_error(getattr(self, f"batch_{name}"), self.batch_count)
+        return self._noise[name]
+
     def T2_noise(self) -> float:
         """Operator-norm standard error of :attr:`T2`, from the batch-to-batch spread."""
-        return float(operator_norm_standard_error(self.batch_T2, self.batch_count))
+        return float(self._standard_error("T2"))
 
     def T2_squared_noise(self) -> float:
         """Operator-norm standard error of :attr:`T2_squared`."""
-        return float(operator_norm_standard_error(self.batch_T2_squared, self.batch_count))
+        return float(self._standard_error("T2_squared"))
 
     def M_noise(self) -> np.ndarray:
         """Operator-norm standard errors of :attr:`M`, shape (L, p)."""
-        return operator_norm_standard_error(self.batch_M, self.batch_count)
+        return self._standard_error("M").copy()
 
 
 def operator_norm_standard_error(batches: np.ndarray, counts: np.ndarray) -> np.ndarray:
