@@ -511,38 +511,22 @@ def low_degree(X, y, *, n_batches: int = 8, **engine) -> Moments:
 def signed_gram(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     r""":math:`\sum_n w_n\, x_n x_n^T` for signed weights in one symmetric rank-k update over the rows.
 
-    The rows of each block are split by the sign of their weight:
-    :math:`\sum_{w_n > 0} a_na_n^T - \sum_{w_n < 0} a_na_n^T` with :math:`a_n = \sqrt{|w_n|}\,x_n`,
-    so every row enters one ``syrk`` once, at the flops of :math:`X^TX` (the shift of
-    :func:`weighted_grams` also needs :math:`X^TX`, which pays when many weights share it).
-    Rows go in blocks of ``GRAM_BLOCK_ROWS`` (numpy arrays).
+    In each block of ``GRAM_BLOCK_ROWS`` rows the rows are gathered by the sign of their weight
+    into a reused buffer: :math:`\sum_{w_n > 0} a_na_n^T - \sum_{w_n < 0} a_na_n^T` with
+    :math:`a_n = \sqrt{|w_n|}\,x_n`, so every row enters one ``syrk`` once, at the flops of
+    :math:`X^TX` (the shift of :func:`weighted_grams` also needs :math:`X^TX`, which pays when
+    many weights share it, as in a pass). numpy arrays.
     """
+    buffer = np.empty((min(GRAM_BLOCK_ROWS, X.shape[0]), X.shape[1]))
     G = np.zeros((X.shape[1], X.shape[1]))
     for start in range(0, X.shape[0], GRAM_BLOCK_ROWS):
         block, weight = X[start:start + GRAM_BLOCK_ROWS], w[start:start + GRAM_BLOCK_ROWS]
         for sign in (1.0, -1.0):
-            rows = sign * weight > 0
-            A = block[rows] * np.sqrt(sign * weight[rows])[:, None]
+            rows = np.flatnonzero(sign * weight > 0)
+            A = np.take(block, rows, axis=0, out=buffer[: len(rows)])
+            A *= np.sqrt(sign * weight[rows])[:, None]
             G += sign * (A.T @ A)
     return G
-
-
-def _quadratic_residual(X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    r""":math:`y - q(x)` for the degree-:math:`\le 2` Hermite fit :math:`q` of ``y`` on the same rows.
-
-    :math:`q(x) = T_0 + \langle T_1, x\rangle + \tfrac12(x^TT_2x - \mathrm{tr}\,T_2)` with the
-    centred :math:`T_1 = X^T(y - \bar y)/n` and :math:`T_2 = \sum_n (y_n - \bar y)\,x_nx_n^T / n`
-    (:func:`low_degree` with one batch, to rounding): one signed Gram matrix, then
-    :math:`x^TT_2x` block by block (a GEMM, the flops of two :math:`X^TX`).
-    """
-    n = X.shape[0]
-    centred = y - y.mean()
-    T1, T2 = X.T @ centred / n, signed_gram(X, centred) / n
-    r = centred - X @ T1
-    for start in range(0, n, GRAM_BLOCK_ROWS):
-        block = X[start:start + GRAM_BLOCK_ROWS]
-        r[start:start + block.shape[0]] -= 0.5 * (np.einsum("ij,ij->i", block @ T2, block) - np.trace(T2))
-    return r
 
 
 def contraction(X, y, g, degree: int) -> np.ndarray:
@@ -553,10 +537,14 @@ def contraction(X, y, g, degree: int) -> np.ndarray:
 
     with the weights :math:`a, b, c` of :func:`narrowrelu.hermite.contraction_weights` at
     :math:`s = \langle g, x\rangle` (the estimate of :func:`finalize`). For ``degree >= 4`` the
-    target :math:`t` is ``y`` residualised against its own degree-:math:`\le 2` Hermite fit (a
-    first pass; O(1/N) bias, large variance reduction); otherwise :math:`t = y`. The weighted Gram
-    matrices are :func:`signed_gram` (one ``syrk`` each, BLAS on one thread): about the time of one
-    :math:`X^TX` for ``degree = 2`` and of four for ``degree >= 4`` (docs/engineering.md).
+    target is residualised against the degree-:math:`\le 2` Hermite fit of ``y`` on the same rows
+    (O(1/N) bias, large variance reduction):
+    :math:`t = y - \bar y - \langle T_1, x\rangle - \tfrac12(x^TT_2x - \mathrm{tr}\,T_2)` with the
+    centred :math:`T_1 = X^T(y - \bar y)/n`, :math:`T_2 = \sum_n (y_n - \bar y)\,x_nx_n^T/n`
+    (:func:`low_degree`, to rounding); otherwise :math:`t = y`. One pass takes :math:`T_2`
+    (:func:`signed_gram`), a second, block by block, the residual and the contraction, with BLAS
+    on one thread: about the time of one :math:`X^TX` for ``degree = 2`` and of four for
+    ``degree >= 4`` (:math:`x^TT_2x` is a GEMM; docs/engineering.md).
 
     Parameters
     ----------
@@ -573,9 +561,20 @@ def contraction(X, y, g, degree: int) -> np.ndarray:
     g = check_unit_vector(g, "g", X.shape[1])
     if isinstance(degree, bool) or not isinstance(degree, int | np.integer) or degree < 2 or degree % 2:
         raise ValueError(f"degree must be an even integer >= 2, got {degree!r}")
+    n, d = X.shape
     with single_blas_thread():
-        t = _quadratic_residual(X, y) if degree >= 4 else y
-        a, b, c = contraction_weights(int(degree), X @ g)
-        ta, v = t * a, X.T @ (t * b)
-        M = signed_gram(X, ta) - ta.sum() * np.eye(X.shape[1]) + np.outer(g, v) + np.outer(v, g)
-        return (M + (t @ c) * np.outer(g, g)) / X.shape[0]
+        if degree >= 4:
+            centred = y - y.mean()
+            T1, T2 = X.T @ centred / n, signed_gram(X, centred) / n
+        M, v, sum_a, sum_c = np.zeros((d, d)), np.zeros(d), 0.0, 0.0
+        for start in range(0, n, GRAM_BLOCK_ROWS):
+            block, t = X[start:start + GRAM_BLOCK_ROWS], y[start:start + GRAM_BLOCK_ROWS]
+            if degree >= 4:
+                t = (centred[start:start + GRAM_BLOCK_ROWS] - block @ T1
+                     - 0.5 * (np.einsum("ij,ij->i", block @ T2, block) - np.trace(T2)))
+            a, b, c = contraction_weights(int(degree), block @ g)
+            M += signed_gram(block, t * a)
+            v += block.T @ (t * b)
+            sum_a, sum_c = sum_a + t @ a, sum_c + t @ c
+        M += np.outer(g, v) + np.outer(v, g) + sum_c * np.outer(g, g) - sum_a * np.eye(d)
+        return M / n
