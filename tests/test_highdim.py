@@ -69,3 +69,16 @@ def test_high_dim_features_option_is_validated(value):
         AutoOptions(high_dim_features=value)
     with pytest.raises(ValueError, match="high_dim_features"):
         learn(np.zeros((10, 2)), np.zeros(10), k=1, high_dim_features=value)
+
+
+def test_bench_prints_gram_pass_ratios(capsys):
+    import json
+
+    from narrowrelu.bench import highdim
+
+    highdim.main(["kernel", "--d", "6", "--n", "3000"])
+    kernel = json.loads(capsys.readouterr().out)
+    assert kernel["degree2"]["ratio_to_gram"] > 0 and kernel["degree4"]["seconds"] > 0
+    highdim.main(["fit", "--d", "6", "--n", "6000", "--k", "2", "--options", '{"high_dim_features": 1}'])
+    fit = json.loads(capsys.readouterr().out)
+    assert fit["relative_error"] < 1e-4 and fit["moment_passes"] >= 1 and fit["gram_passes"] > 0

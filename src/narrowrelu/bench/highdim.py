@@ -5,8 +5,8 @@ Run ``python -m narrowrelu.bench.highdim fit [--d 1000] [--n 120000] [--k 4] [--
 ``X.T @ X`` over the same rows (one BLAS thread, best of three; docs/evaluation.md), measured in
 the same run. ``fit`` runs ``learn(X, y, k)`` with its defaults on ``planted.make("random", d, k)``
 (noiseless) and prints its wall time in Gram passes, the exact relative error, the report's moment
-passes, the seconds per stage and the time outside every stage. ``kernel`` times
-``narrowrelu.moments.contraction`` (degrees 2 and 4, best of three) against ``X.T @ X``.
+passes, the seconds per stage and the time outside every stage (``--options``: options of ``learn``
+as JSON). ``kernel`` times ``narrowrelu.moments.contraction`` (degrees 2 and 4, best of three) against ``X.T @ X``.
 The imports are absolute, so that running this file with another checkout first on
 ``PYTHONPATH`` measures that checkout (the before/after of docs/results/highdim).
 """
@@ -42,20 +42,22 @@ def best_seconds(work, repeats: int = 3) -> float:
     return best
 
 
-def fit(d: int, n: int, k: int, seed: int) -> dict:
-    """One default ``learn`` on ``random`` (d, k), n noiseless rows, in Gram passes."""
+def fit(d: int, n: int, k: int, seed: int, options: dict | None = None) -> dict:
+    """One ``learn`` (defaults, or ``options`` given to it as keywords) on ``random`` (d, k), n noiseless
+    rows, in Gram passes."""
     truth = planted.make("random", d, k, random_state=seed)
     X, y = planted.sample(truth, n, random_state=seed + 1)
     gram = gram_seconds(X)
     start = time.perf_counter()
-    net = learn(X, y, k=k, random_state=seed)
+    net = learn(X, y, k=k, random_state=seed, **(options or {}))
     wall = time.perf_counter() - start
     stages: dict[str, float] = {}
     for record in net.report.stages:
         if record["stage"] != "total":
             stages[record["stage"]] = round(stages.get(record["stage"], 0.0) + record["seconds"], 3)
     contractions = [r["contractions"] for r in net.report.stages if r["stage"] == "moments"]
-    return {"d": d, "n": n, "k": k, "seed": seed, "gram_seconds": round(gram, 4), "seconds": round(wall, 2),
+    return {"d": d, "n": n, "k": k, "seed": seed, "options": options or {}, "gram_seconds": round(gram, 4),
+            "seconds": round(wall, 2),
             "gram_passes": round(wall / gram, 1), "relative_error": relative_error(net, truth),
             "moment_passes": net.report.passes, "contractions_per_pass": contractions, "stage_seconds": stages,
             "outside_stages_seconds": round(wall - sum(stages.values()), 2),
@@ -84,9 +86,11 @@ def main(argv=None) -> None:
     parser.add_argument("--n", type=int, default=None, help="rows (fit: 120000, kernel: 100000)")
     parser.add_argument("--k", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--options", type=json.loads, default=None,
+                        help='fit: options of learn as JSON, e.g. \'{"restarts": 1}\' (default: none)')
     args = parser.parse_args(argv)
     if args.case == "fit":
-        result = fit(args.d or 1000, args.n or 120_000, args.k, args.seed)
+        result = fit(args.d or 1000, args.n or 120_000, args.k, args.seed, args.options)
     else:
         result = kernel(args.d or 100, args.n or 100_000, args.seed)
     result["machine"] = f"{platform.machine()} {platform.processor() or ''}".strip()
