@@ -5,8 +5,9 @@ Run ``python -m narrowrelu.bench.highdim fit [--d 1000] [--n 120000] [--k 4] [--
 ``X.T @ X`` over the same rows (one BLAS thread, best of three; docs/evaluation.md), measured in
 the same run (before and after the fit: the best of the six). ``fit`` runs ``learn(X, y, k)`` with
 its defaults on ``planted.make("random", d, k)`` (noiseless) and prints its wall time in Gram
-passes, the exact relative error, the report's moment passes, the seconds per stage and the time outside every stage (``--options``: options of ``learn``
-as JSON). ``kernel`` times ``narrowrelu.moments.contraction`` (degrees 2 and 4, best of three) against ``X.T @ X``.
+passes, the exact relative error, the report's moment passes, the seconds per stage and the time
+outside every stage (``--options``: options of ``learn`` as JSON). ``kernel`` times
+``narrowrelu.moments.contraction`` (degrees 2 and 4, best of three) against ``X.T @ X``.
 The imports are absolute, so that running this file with another checkout first on
 ``PYTHONPATH`` measures that checkout (the before/after of docs/results/highdim).
 """
