@@ -20,7 +20,7 @@ clear ``threshold`` only if
 
 for some degree :math:`\ell` of the pass. The ratio falls like :math:`\sqrt{n}/d^{3/2}` (for
 :math:`\ell = 4`, :math:`\sigma_2 \approx 2\sqrt{\mathrm{Var}(y)\,d/n}`): at d = 400 and 48 000 rows it
-is about 0.5, at d = 1000 and 96 000 rows about 0.3, against a threshold of 4. The prediction is
+is about 0.8, at d = 1000 and 96 000 rows about 0.3, against a threshold of 4. The prediction is
 used from ``AutoOptions.high_dim_features`` features on (ours, 256): a pass's cost is about
 :math:`(p + 3)` weighted Gram matrices (:math:`n d^2/2` flops each) and :math:`O(B p d^3)` in its
 noise scales, so every contraction dropped saves about one Gram pass, and below that size the
