@@ -46,7 +46,7 @@ from functools import cached_property, reduce
 
 import numpy as np
 
-from ._arrays import like, mix64, namespace, ordered_map, take
+from ._arrays import like, mix64, namespace, ordered_map, single_blas_thread, take
 from ._validation import check_positive_int, check_samples, check_unit_vector
 from .hermite import contraction_weights
 
@@ -65,6 +65,7 @@ __all__ = [
     "low_degree",
     "contraction",
     "weighted_grams",
+    "signed_gram",
     "batch_of",
     "operator_norm_standard_error",
 ]
@@ -210,6 +211,7 @@ class Moments:
     batch_count: np.ndarray = field(repr=False)
     T2_squared: np.ndarray | None = None
     batch_T2_squared: np.ndarray | None = field(default=None, repr=False)
+    _noise: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def quadratic_model(self, network=None, span: np.ndarray | None = None) -> QuadraticModel:
         r"""The degree-<=2 Hermite fit of the labels.
@@ -231,17 +233,24 @@ class Moments:
             T2 = P @ T2 @ P
         return QuadraticModel(self.T0 - N0, self.T1 - N1, T2, network)
 
+    def _standard_error(self, name: str) -> np.ndarray:
+        """:func:`operator_norm_standard_error` of ``batch_<name>``, computed once (B eigenvalue problems
+        of size d each: at d = 1000 they cost more than a pass's weighted Gram matrix)."""
+        if name not in self._noise:
+            self._noise[name] = operator_norm_standard_error(getattr(self, f"batch_{name}"), self.batch_count)
+        return self._noise[name]
+
     def T2_noise(self) -> float:
         """Operator-norm standard error of :attr:`T2`, from the batch-to-batch spread."""
-        return float(operator_norm_standard_error(self.batch_T2, self.batch_count))
+        return float(self._standard_error("T2"))
 
     def T2_squared_noise(self) -> float:
         """Operator-norm standard error of :attr:`T2_squared`."""
-        return float(operator_norm_standard_error(self.batch_T2_squared, self.batch_count))
+        return float(self._standard_error("T2_squared"))
 
     def M_noise(self) -> np.ndarray:
         """Operator-norm standard errors of :attr:`M`, shape (L, p)."""
-        return operator_norm_standard_error(self.batch_M, self.batch_count)
+        return self._standard_error("M").copy()
 
 
 def operator_norm_standard_error(batches: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -499,11 +508,43 @@ def low_degree(X, y, *, n_batches: int = 8, **engine) -> Moments:
     return finalize(accumulate(X, y, spec, **engine), spec)
 
 
+def signed_gram(X: np.ndarray, w: np.ndarray) -> np.ndarray:
+    r""":math:`\sum_n w_n\, x_n x_n^T` for signed weights in one symmetric rank-k update over the rows.
+
+    In each block of ``GRAM_BLOCK_ROWS`` rows the rows are gathered by the sign of their weight
+    into a reused buffer: :math:`\sum_{w_n > 0} a_na_n^T - \sum_{w_n < 0} a_na_n^T` with
+    :math:`a_n = \sqrt{|w_n|}\,x_n`, so every row enters one ``syrk`` once, at the flops of
+    :math:`X^TX` (the shift of :func:`weighted_grams` also needs :math:`X^TX`, which pays when
+    many weights share it, as in a pass). numpy arrays.
+    """
+    buffer = np.empty((min(GRAM_BLOCK_ROWS, X.shape[0]), X.shape[1]))
+    G = np.zeros((X.shape[1], X.shape[1]))
+    for start in range(0, X.shape[0], GRAM_BLOCK_ROWS):
+        block, weight = X[start:start + GRAM_BLOCK_ROWS], w[start:start + GRAM_BLOCK_ROWS]
+        for sign in (1.0, -1.0):
+            rows = np.flatnonzero(sign * weight > 0)
+            A = np.take(block, rows, axis=0, out=buffer[: len(rows)])
+            A *= np.sqrt(sign * weight[rows])[:, None]
+            G += sign * (A.T @ A)
+    return G
+
+
 def contraction(X, y, g, degree: int) -> np.ndarray:
     r"""Estimate :math:`M_\ell(g) = c_\ell \sum_i \lambda_i \langle u_i, g\rangle^{\ell-2} u_i u_i^T`.
 
-    For ``degree >= 4`` the labels are first residualised against their own
-    degree-:math:`\le 2` Hermite fit (a second pass; O(1/N) bias, large variance reduction).
+    .. math:: \hat M_\ell(g) = \frac1n\Big(\sum_n t_na_n\,x_nx_n^T - \sum_n t_na_n\,I
+              + gv^T + vg^T + \sum_n t_nc_n\,gg^T\Big),\quad v = \sum_n t_nb_n\,x_n
+
+    with the weights :math:`a, b, c` of :func:`narrowrelu.hermite.contraction_weights` at
+    :math:`s = \langle g, x\rangle` (the estimate of :func:`finalize`). For ``degree >= 4`` the
+    target is residualised against the degree-:math:`\le 2` Hermite fit of ``y`` on the same rows
+    (O(1/N) bias, large variance reduction):
+    :math:`t = y - \bar y - \langle T_1, x\rangle - \tfrac12(x^TT_2x - \mathrm{tr}\,T_2)` with the
+    centred :math:`T_1 = X^T(y - \bar y)/n`, :math:`T_2 = \sum_n (y_n - \bar y)\,x_nx_n^T/n`
+    (:func:`low_degree`, to rounding); otherwise :math:`t = y`. One pass takes :math:`T_2`
+    (:func:`signed_gram`), a second, block by block, the residual and the contraction, with BLAS
+    on one thread: about the time of one :math:`X^TX` for ``degree = 2`` and of four for
+    ``degree >= 4`` (:math:`x^TT_2x` is a GEMM; docs/engineering.md).
 
     Parameters
     ----------
@@ -520,6 +561,20 @@ def contraction(X, y, g, degree: int) -> np.ndarray:
     g = check_unit_vector(g, "g", X.shape[1])
     if isinstance(degree, bool) or not isinstance(degree, int | np.integer) or degree < 2 or degree % 2:
         raise ValueError(f"degree must be an even integer >= 2, got {degree!r}")
-    residual = low_degree(X, y).quadratic_model() if degree >= 4 else None
-    spec = MomentSpec(d=X.shape[1], degrees=(int(degree),), directions=g[None, :], residual=residual)
-    return finalize(accumulate(X, y, spec), spec).M[0, 0]
+    n, d = X.shape
+    with single_blas_thread():
+        if degree >= 4:
+            centred = y - y.mean()
+            T1, T2 = X.T @ centred / n, signed_gram(X, centred) / n
+        M, v, sum_a, sum_c = np.zeros((d, d)), np.zeros(d), 0.0, 0.0
+        for start in range(0, n, GRAM_BLOCK_ROWS):
+            block, t = X[start:start + GRAM_BLOCK_ROWS], y[start:start + GRAM_BLOCK_ROWS]
+            if degree >= 4:
+                t = (centred[start:start + GRAM_BLOCK_ROWS] - block @ T1
+                     - 0.5 * (np.einsum("ij,ij->i", block @ T2, block) - np.trace(T2)))
+            a, b, c = contraction_weights(int(degree), block @ g)
+            M += signed_gram(block, t * a)
+            v += block.T @ (t * b)
+            sum_a, sum_c = sum_a + t @ a, sum_c + t @ c
+        M += np.outer(g, v) + np.outer(v, g) + sum_c * np.outer(g, g) - sum_a * np.eye(d)
+        return M / n

@@ -138,6 +138,10 @@ class AutoOptions(FitOptions):
     max_stages: int = _option(4, _integer(0), "discovery passes after the first (ours)")
     degrees: tuple = _option((4,), _degrees(), "contraction degrees of the discovery passes")
     squared_residual: bool = _option(True, _flag(), "discovery also takes T2 of the squared residual (ours)")
+    high_dim_features: int = _option(256, _integer(1), "from this many features on, a discovery pass draws "
+                                     "contraction vectors in the whole space only when pass 1's noise scale says "
+                                     "they can clear threshold (narrowrelu.highdim; ours: each one costs about a "
+                                     "Gram pass, and below it every pass is left as it was)")
     kept_row_discovery: bool = _option(True, _flag(), "before spending a pass, look for directions in T2 of the "
                                        "residual on the rows kept in memory (ours)")
     weaker_fills: bool = _option(True, _flag(), "while dim V < k, admit directions above fill_threshold (ours)")

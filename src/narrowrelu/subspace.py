@@ -147,11 +147,12 @@ def significant_square_directions(
 
 def low_degree_subspace(data: Data, k: int, threshold: float, report: Report) -> tuple[moments.Moments, np.ndarray]:
     """The significant eigen-directions of :math:`T_2` (from pass 1, ``data.low``)."""
-    low = data.low
+    start, low = time.perf_counter(), data.low
     empty = np.zeros((data.d, 0))
     found, mu = significant_directions(low.T2, low.T2_noise(), threshold, empty)
     V = merge_directions(empty, [found], max_dim=k)
-    report.add("subspace", 0.0, found=V.shape[1], eigenvalues=mu, noise=low.T2_noise(), threshold=threshold)
+    report.add("subspace", time.perf_counter() - start, found=V.shape[1], eigenvalues=mu, noise=low.T2_noise(),
+               threshold=threshold)
     return low, V
 
 
@@ -204,12 +205,13 @@ def grow_subspace(
     """
     spec = moments.MomentSpec(d=data.d, degrees=tuple(degrees), directions=G, squared=squared, residual=residual)
     m = moment_pass(data, spec, report, "moments")
+    start = time.perf_counter()
     noise = m.M_noise()
     found = _second_moment_directions(m, threshold, V)
     found += [_scaled(m.M[i, j], noise[i, j], threshold, V) for i in range(len(degrees)) for j in range(len(G))]
     found.append(significant_square_directions(m.batch_M, threshold, V))
     grown = merge_directions(V, [f[0] for f in found], max_dim=max_dim, min_singular=min_singular)
-    report.add("subspace", 0.0, found=grown.shape[1] - V.shape[1], degrees=list(degrees),
+    report.add("subspace", time.perf_counter() - start, found=grown.shape[1] - V.shape[1], degrees=list(degrees),
                signal_to_noise=sorted((abs(float(f[1][0])) for f in found if len(f[1])), reverse=True),
                T2_noise=m.T2_noise(), threshold=threshold)
     return grown

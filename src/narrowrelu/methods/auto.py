@@ -9,7 +9,8 @@ below is :func:`auto` line for line::
     while dim V < k:                                                       discover
         grown <- V + directions of T2 of r = y - q(x) (and of r^2) on the kept rows (no pass)
                  if none and passes: one pass (T2, M4(g) for g in R^d,
-                 sum_g M4(g)^2 cross-batch, T2 of r^2)
+                 sum_g M4(g)^2 cross-batch, T2 of r^2); no pass when d >= high_dim_features
+                 and pass 1's noise bounds every M4(g) below threshold
         if nothing new: stop;  V <- grown
     V <- V + directions of T2 of r above fill_threshold, while dim V < k            fill
     if dim V = 0: return the linear model (learn warns: FitWarning)
@@ -63,6 +64,7 @@ import numpy as np
 from ..biases import activity_messages, degree3_evidence, unit_activity
 from ..exceptions import FitWarning
 from ..forms import finish, linear_fallback
+from ..highdim import outside_visible
 from ..inside import fit_in_subspace
 from ..network import ReLUNetwork
 from ..options import AutoOptions
@@ -158,7 +160,15 @@ def _fill(data: Data, V: np.ndarray, k: int, residual, options: AutoOptions, rep
 
 def _discovery_pass(data: Data, V: np.ndarray, k: int, rng, options: AutoOptions, residual,
                     report: Report) -> np.ndarray:
-    """One discovery pass on ``y - residual(x)``: g drawn in the whole space."""
+    """One discovery pass on ``y - residual(x)``: g drawn in the whole space, unless in high dimension
+    the bound of :mod:`narrowrelu.highdim` says they cannot clear the threshold (then no pass: the kept
+    rows have just shown what T2 of the residual can)."""
+    visible, bound = outside_visible(data.low, data.d, k, options.degrees, options.contractions_outside,
+                                     options.threshold, options.high_dim_features)
+    if not visible:
+        report.add("subspace", 0.0, found=0, outside_dropped=options.contractions_outside,
+                   outside_signal_to_noise_bound=bound, threshold=options.threshold)
+        return V
     G = random_unit_vectors(rng, options.contractions_outside, np.eye(data.d))
     return grow_subspace(data, V, k, G, options.degrees, residual, options.threshold, report,
                          squared=options.squared_residual)
