@@ -155,6 +155,10 @@ class AutoOptions(FitOptions):
     biases: bool = _option(True, _flag(), "hidden biases: when a polished fit is not exact and the kept rows "
                            "show a degree-3 signal above threshold noise scales, fit neurons with biases too, "
                            "kept if better on the held-out rows")
+    streamed_passes: int = _option(4, _integer(0), "when the source has more training rows than were kept, "
+                                   "at most this many Gauss-Newton passes over all of them finish the best network, "
+                                   "each step kept only if it lowers the held-out loss (narrowrelu.streamed); 0 "
+                                   "switches it off (ours)")
 
 
 #: The default epsilon: ``net_eta=None`` then gives the eta-net spacing 0.1 used before epsilon existed (ours).

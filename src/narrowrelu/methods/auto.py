@@ -22,6 +22,7 @@ below is :func:`auto` line for line::
         if nothing new: stop if nothing is rough, else polish and go on
         V <- grown; fit
     warn (FitWarning) if dim V > k
+    best <- streamed polish of best over all training rows, when more than the kept (streamed_passes)
     return best
 
     polish: first <- repair(finish(rough))                              polish, repair
@@ -49,8 +50,9 @@ Each mechanism can be switched off (:class:`~narrowrelu.options.AutoOptions`):
 after the first), ``neighbours`` (neighbour candidates in the greedy steps),
 ``levenberg_marquardt`` (the LM finish of the refinement), ``extra_dims=0`` (no V beyond k),
 ``contractions_inside=0`` (no g inside V), ``net_points=0`` (no sphere-net candidates when
-dim V <= 3), ``max_stages=0`` (no pass after the first) and ``biases`` (the biased step; on
-data whose degree-3 signal is below threshold it never runs, and the result is the bias-free one).
+dim V <= 3), ``max_stages=0`` (no pass after the first), ``biases`` (the biased step; on
+data whose degree-3 signal is below threshold it never runs, and the result is the bias-free one)
+and ``streamed_passes=0`` (the best network as polished on the kept rows; :mod:`narrowrelu.streamed`).
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ from ..pipeline import Data
 from ..repairs import repair_close_pair
 from ..report import Report
 from ..selection import Candidate, agrees, is_exact, keep_best, record
+from ..streamed import streamed_polish
 from ..subspace import (
     grow_on_kept_rows,
     grow_subspace,
@@ -124,6 +127,7 @@ def auto(data: Data, k: int, rng: np.random.Generator, options: AutoOptions, rep
                    f"the network still has at most {k} neurons")
         warnings.warn(message, FitWarning, stacklevel=3)
         report.warnings.append(message)
+    state.best = streamed_polish(data, state.best, options.streamed_passes, report)  # all training rows
     _report_biases(data, state.best.network, report)
     return record(state.best, report)
 
