@@ -183,7 +183,8 @@ def streamed_polish(data: Data, best: Candidate, passes: int, report: Report) ->
     step is kept only if it lowers the held-out loss (:func:`~narrowrelu.selection.keep_best`),
     else the damping grows and the step is tried again, ``DAMPING_TRIES`` times in all; then the
     polish stops. At most ``passes`` passes (0: none). The stage ``streamed polish`` of the
-    report records the passes, the steps kept, the rows and the held-out and training losses.
+    report records the passes, the steps kept, the parameters, the training rows, the training
+    loss where the last pass started (``train_mse``) and the held-out loss before and after.
     """
     layout = Layout.of(best.network)
     if not passes or data.n_train <= len(data.y) or best.network.k == 0:

@@ -30,6 +30,7 @@ from threadpoolctl import threadpool_limits
 
 from .. import planted
 from .._learn import learn
+from .._validation import check_memory
 from ..engines import Engine, RowPlan
 from ..metrics import population_mse, relative_error, variance
 from ..network import ReLUNetwork
@@ -370,7 +371,8 @@ def run(suite: str, out: Path, *, methods: list[str] | None = None, seeds: int |
                 continue
             if X is None:
                 X, y = planted.sample(truth, case.n, noise=case.noise, random_state=1000 + seed)
-                oracle = oracle_excess_risk(X, y, truth) if case.noise else None
+                budget = Memory(check_memory(options["memory"])) if "memory" in options else None
+                oracle = oracle_excess_risk(X, y, truth, memory=budget) if case.noise else None
             record = run_one(case, seed, method, X, y, truth, rates, options)
             if oracle is not None and "excess_risk" in record:
                 record |= {"oracle_excess_risk": oracle, "ratio_to_oracle": record["excess_risk"] / oracle}
