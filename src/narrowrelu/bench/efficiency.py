@@ -1,9 +1,9 @@
 """The ``efficiency`` suite: statistical efficiency beyond the rows kept in memory.
 
-``narrowrelu bench --suite efficiency --out DIR`` draws one noisy instance (``CASE``: random,
-d = 50, k = 5, 4 000 000 rows, noise 0.5 std f), writes it once as a ``.npy`` pair under
-``DATA`` (float64, written block by block, reused when present), and fits it streamed from
-the files with ``learn`` twice: with the streamed polish (``streamed_passes`` at its default,
+``narrowrelu bench --suite efficiency --out DIR [--seeds N]`` draws one noisy instance per seed
+(``CASE``: random, d = 50, k = 5, 4 000 000 rows, noise 0.5 std f; seed 0 alone by default), writes
+it once as a ``.npy`` pair under ``DATA`` (float64, written block by block, reused when present), and fits it
+streamed from the files with ``learn`` twice: with the streamed polish (``streamed_passes`` at its default,
 :mod:`narrowrelu.streamed`) and without it (``streamed_passes=0``: the fit on the kept rows
 only). Each is scored by its exact excess risk (:func:`~narrowrelu.metrics.population_mse`
 against the truth) over that of the oracle: the refinement started at the truth on every
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -70,22 +70,25 @@ def write_pair(truth: ReLUNetwork, case: Case, folder: Path) -> Path:
 
 
 def run(out: Path, meta: dict, progress=None, case: Case = CASE, options: dict | None = None,
-        data: Path = DATA) -> dict:
-    """Run (or continue) the suite; write ``results.json`` and ``results.md`` under ``out``."""
+        data: Path = DATA, seeds: int | None = None) -> dict:
+    """Run (or continue) the suite on seeds ``0 .. seeds - 1`` (default: ``case.seed`` alone); write
+    ``results.json`` and ``results.md`` under ``out``. Each seed's pair replaces the previous one in ``data``."""
     from .harness import oracle_excess_risk
 
     out.mkdir(parents=True, exist_ok=True)
     file = out / "results.json"
     results = json.loads(file.read_text()) if file.exists() else {"meta": meta, "records": []}
-    done = {r["method"] for r in results["records"]}
+    done = {(r["seed"], r["method"]) for r in results["records"]}
     options = dict(options or {})
-    truth = planted.make(case.family, case.d, case.k, random_state=case.seed)
-    folder = write_pair(truth, case, data)
     default = AutoOptions().streamed_passes
-    plan = [("oracle (all training rows)", None), (f"auto, streamed_passes={default}", default),
-            ("auto, streamed_passes=0 (kept rows only)", 0)]
-    for count, (method, passes) in enumerate(plan, 1):
-        if method not in done:
+    methods = [("oracle (all training rows)", None), (f"auto, streamed_passes={default}", default),
+               ("auto, streamed_passes=0 (kept rows only)", 0)]
+    cases = [case] if seeds is None else [replace(case, seed=seed) for seed in range(seeds)]
+    plan = [(c, method, passes) for c in cases for method, passes in methods]
+    for count, (c, method, passes) in enumerate(plan, 1):
+        if (c.seed, method) not in done:
+            truth = planted.make(c.family, c.d, c.k, random_state=c.seed)
+            folder = write_pair(truth, c, data)
             start = time.perf_counter()
             if passes is None:
                 X, y = (np.load(folder / f"{part}.npy", mmap_mode="r") for part in ("X", "y"))
@@ -93,7 +96,7 @@ def run(out: Path, meta: dict, progress=None, case: Case = CASE, options: dict |
                 budget = None if memory is None else Memory(check_memory(memory))
                 record = {"excess_risk": oracle_excess_risk(X, y, truth, memory=budget)}
             else:
-                net = learn(folder, k=case.k, random_state=case.seed, **(options | {"streamed_passes": passes}))
+                net = learn(folder, k=c.k, random_state=c.seed, **(options | {"streamed_passes": passes}))
                 stage = next((s for s in net.report.stages if s["stage"] == "streamed polish"), {})
                 record = {"excess_risk": population_mse(net, truth), "passes": net.report.passes,
                           "streamed_passes": stage.get("passes", 0), "streamed_steps": stage.get("steps", 0),
@@ -101,22 +104,22 @@ def run(out: Path, meta: dict, progress=None, case: Case = CASE, options: dict |
                           "kept_in_memory": net.report.stages[0]["kept_in_memory"],
                           "validation_mse": net.report.validation_mse}
             record |= {"method": method, "seconds": round(time.perf_counter() - start, 1)}
-            results["records"].append(asdict(case) | record)
+            results["records"].append(asdict(c) | record)
             file.write_text(json.dumps(results, indent=1, default=float))
         if progress:
-            progress(count, len(plan), method)
-    oracle = next(r["excess_risk"] for r in results["records"] if r["method"] == plan[0][0])
+            progress(count, len(plan), f"seed {c.seed}: {method}")
+    oracles = {r["seed"]: r["excess_risk"] for r in results["records"] if r["method"] == methods[0][0]}
     for r in results["records"]:
-        r["ratio_to_oracle"] = r["excess_risk"] / oracle
+        r["ratio_to_oracle"] = r["excess_risk"] / oracles[r["seed"]]
     results["meta"]["finished"] = time.strftime("%Y-%m-%d %H:%M")
     file.write_text(json.dumps(results, indent=1, default=float))
-    lines = [f"# efficiency: {case.family} d={case.d} k={case.k}, {case.n} rows, noise {case.noise}, "
-             f"seed {case.seed}", "", f"`{results['meta'].get('command', '')}` at {results['meta'].get('commit', '')}",
-             "", "| fit | excess risk | × oracle | passes | streamed passes (steps kept) | seconds |",
-             "|---|---|---|---|---|---|"]
-    for r in results["records"]:
+    lines = [f"# efficiency: {case.family} d={case.d} k={case.k}, {case.n} rows, noise {case.noise}", "",
+             f"`{results['meta'].get('command', '')}` at {results['meta'].get('commit', '')}", "",
+             "| seed | fit | excess risk | × oracle | passes | streamed passes (steps kept) | seconds |",
+             "|---|---|---|---|---|---|---|"]
+    for r in sorted(results["records"], key=lambda r: r["seed"]):
         streamed = f"{r['streamed_passes']} ({r['streamed_steps']})" if "streamed_passes" in r else "–"
-        lines.append(f"| {r['method']} | {r['excess_risk']:.3e} | {r['ratio_to_oracle']:.3f} | "
+        lines.append(f"| {r['seed']} | {r['method']} | {r['excess_risk']:.3e} | {r['ratio_to_oracle']:.3f} | "
                      f"{r.get('passes', '–')} | {streamed} | {r['seconds']} |")
     (out / "results.md").write_text("\n".join(lines) + "\n")
     return results

@@ -330,7 +330,7 @@ def run(suite: str, out: Path, *, methods: list[str] | None = None, seeds: int |
     if spec.extra.get("efficiency"):
         from .efficiency import run as run_efficiency
 
-        return run_efficiency(out, _meta(suite, dict(options or {})), progress, options=options)
+        return run_efficiency(out, _meta(suite, dict(options or {}), seeds), progress, options=options, seeds=seeds)
     file = out / "results.json"
     options = dict(options or {})
     meta = _meta(suite, options, seeds, methods, rows_per_dk)
