@@ -14,14 +14,14 @@ from narrowrelu.options import AutoOptions, CDGKM23Options, CN24Options, DK23Opt
 
 #: The values every option had as a plain dict before options were typed (auto's, then each paper method's).
 AUTO_BEFORE = {
-    "threshold": 4.0, "fill_threshold": 2.0, "max_stages": 4, "contractions_outside": 16,
+    "threshold": 4.0, "fill_threshold": 2.0, "max_stages": 4, "contractions_inside": 4, "contractions_outside": 16,
     "degrees": (4,), "squared_residual": True, "candidates": "moments", "contractions": 6,
     "net_eta": 0.1, "max_net": 100_000, "fit_rows": 40_000, "select_rows": 10_000,
     "polish": True, "step_iter": 25, "refine_iter": 150, "polish_rows": 400_000, "polish_iter": 400,
     "collapse_tol": 0.0,
 }
 SWITCHES = {"kept_row_discovery": False, "squared_residual": False, "weaker_fills": False,
-            "close_pair_repair": False, "levenberg_marquardt": False, "max_stages": 0}
+            "close_pair_repair": False, "levenberg_marquardt": False, "contractions_inside": 0, "max_stages": 0}
 
 
 def test_defaults_are_the_constants_of_before():

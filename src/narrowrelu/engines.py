@@ -18,6 +18,9 @@ on each, and adds the states with :func:`moments.merge`.
   processes, or the scheduler at ``scheduler``), tree-reduced. File sources travel as their
   path and are read where the task runs; dask arrays are mapped block by block.
 
+Other sums over the training rows use the same chunks: :meth:`Engine.reduce` adds the tuples of
+arrays a chunk function returns (the Gauss-Newton systems of :mod:`narrowrelu.streamed`).
+
 Rows are split once and for all by :class:`RowPlan`: validation rows (runs of consecutive
 rows spread evenly over the data) never enter the moments, and a deterministic, evenly spread
 subset of the training rows is kept in memory for fitting.
@@ -240,15 +243,62 @@ class Engine:
         self.passes += 1
         source = source if collect else source.for_pass(self.passes)  # the kept and held-out rows are pass 1's
         rows = self.chunk_rows or moments.chunk_rows(spec, *(() if memory is None else (memory.chunk_bytes,)))
-        if source.block_rows > 1:  # whole row groups per chunk: none is decoded twice
-            rows = max(1, round(rows / source.block_rows)) * source.block_rows
-        ranges = [(a, min(a + rows, source.n_rows)) for a in range(0, source.n_rows, rows)]
-        if not ranges:
-            raise ValueError(f"{source.name}: the data source has no rows")
+        ranges = _ranges(source, rows)
         if self.name == "numpy":
             return self._run_numpy(source, spec, plan, collect, ranges, None if memory is None else memory.jobs)
         runner = {"torch": self._run_torch, "dask": self._run_dask}[self.name]
         return runner(source, spec, plan, collect, ranges)
+
+    def reduce(self, source: Source, plan: RowPlan | None, function: Callable, row_bytes: int,
+               memory: Memory | None = None) -> tuple[np.ndarray, ...]:
+        r"""One pass of a mergeable chunk reduction: :math:`\sum_c` ``function(X_c, y_c)`` over the chunks.
+
+        ``function(X, y)`` maps a chunk's training rows (validation rows of ``plan`` left out) to
+        a tuple of arrays, added entry by entry over the chunks (a Gauss-Newton system,
+        :mod:`narrowrelu.streamed`, say). Chunks hold ``chunk_bytes // row_bytes`` rows (the
+        budget's ``chunk_bytes``, or ``moments.DEFAULT_CHUNK_BYTES``; never the number of cores),
+        BLAS runs one thread per chunk, and the sums are added in a fixed order: chunk order on
+        the numpy engine (whatever ``n_jobs``; at most the budget's ``jobs`` threads), a binary
+        tree in row order on Dask (one task per chunk, or per block of a dask array). The torch
+        engine runs reductions on the host, as the numpy engine with one thread. ``function``
+        must pickle for Dask (a module-level function or a dataclass instance).
+        """
+        self.passes += 1
+        source = source.for_pass(self.passes)
+        budget = moments.DEFAULT_CHUNK_BYTES if memory is None else memory.chunk_bytes
+        ranges = _ranges(source, self.chunk_rows or max(1, budget // max(1, row_bytes)))
+        report = self.progress(f"pass {self.passes}") if self.progress else None
+        if self.name == "dask":
+            total = self._reduce_dask(source, plan, function, ranges)
+        else:
+            jobs = 1 if self.name == "torch" else self.n_jobs or moments.default_n_jobs()
+            jobs = max(1, min(jobs, memory.jobs if memory is not None else jobs, len(ranges)))
+            total = None
+            for first in range(0, len(ranges), jobs):
+                chunks = ranges[first:first + jobs]
+                parts = ordered_map(lambda r: _reduce_range(source, plan, function, *r), chunks, jobs)
+                for part in parts:  # added in chunk order: no n_jobs in the sums
+                    total = _add(total, part)
+                if report:
+                    report(chunks[-1][1], source.n_rows)
+        if report and self.name == "dask":
+            report(source.n_rows, source.n_rows)
+        return total
+
+    def _reduce_dask(self, source, plan, function, ranges):
+        import dask
+
+        client = self._dask_client()
+        if isinstance(source, DaskSource):
+            starts = np.cumsum((0,) + source.X.chunks[0][:-1])
+            leaves = [dask.delayed(_reduce_rows)(plan, function, Xb, yb, int(a)) for Xb, yb, a in
+                      zip(source.X.to_delayed().ravel(), source.y.to_delayed().ravel(), starts, strict=True)]
+        else:
+            leaves = [dask.delayed(_reduce_range)(source, plan, function, a, b, True) for a, b in ranges]
+        while len(leaves) > 1:  # a binary tree of sums, in row order
+            leaves = [dask.delayed(_add)(*leaves[i:i + 2]) if i + 1 < len(leaves) else leaves[i]
+                      for i in range(0, len(leaves), 2)]
+        return client.compute(leaves[0]).result()
 
     # -- numpy ------------------------------------------------------------------------------
 
@@ -353,6 +403,39 @@ class Engine:
         if self.progress:
             self.progress(f"pass {self.passes}")(source.n_rows, source.n_rows)
         return state, Sample.join(parts) if collect else None
+
+
+def _ranges(source: Source, rows: int) -> list[tuple[int, int]]:
+    """The chunks ``(start, stop)`` of a pass: ``rows`` rows each (whole row groups of the source)."""
+    if source.block_rows > 1:  # whole row groups per chunk: none is decoded twice
+        rows = max(1, round(rows / source.block_rows)) * source.block_rows
+    ranges = [(a, min(a + rows, source.n_rows)) for a in range(0, source.n_rows, rows)]
+    if not ranges:
+        raise ValueError(f"{source.name}: the data source has no rows")
+    return ranges
+
+
+def _reduce_rows(plan, function, X, y, start, pin: bool = True):
+    """``function`` on the training rows of the chunk ``X, y`` starting at row ``start`` (BLAS: one thread)."""
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if plan is not None:
+        train = np.flatnonzero(~plan.validation(start, start + len(y)))
+        X, y = np.take(X, train, axis=0), y[train]
+    if not pin:
+        return function(X, y)
+    with single_blas_thread():
+        return function(X, y)
+
+
+def _reduce_range(source, plan, function, start, stop, pin: bool = False):
+    return _reduce_rows(plan, function, *source.read(start, stop), start, pin)
+
+
+def _add(a, b=None):
+    """The entrywise sum of two tuples of arrays (``a`` alone when ``b`` is None, or ``b`` when ``a`` is)."""
+    if a is None or b is None:
+        return b if a is None else a
+    return tuple(x + y for x, y in zip(a, b, strict=True))
 
 
 def _block(spec, plan, X, y, start, collect):

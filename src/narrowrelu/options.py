@@ -136,6 +136,7 @@ class AutoOptions(FitOptions):
     fill_threshold: float = _option(2.0, _real(0), "while dim V < k, directions above this many noise scales "
                                     "(< threshold) are admitted (ours)")
     max_stages: int = _option(4, _integer(0), "discovery passes after the first (ours)")
+    contractions_inside: int = _option(4, _integer(0), "contraction vectors g drawn inside V per pass (ours)")
     degrees: tuple = _option((4,), _degrees(), "contraction degrees of the discovery passes")
     squared_residual: bool = _option(True, _flag(), "discovery also takes T2 of the squared residual (ours)")
     high_dim_features: int = _option(256, _integer(1), "from this many features on, a discovery pass draws "
@@ -155,6 +156,10 @@ class AutoOptions(FitOptions):
                          "(selection.EXACT = 1e-8)")
     degree3_dims: int = _option(2, _integer(0), "the biased step may grow V beyond k by this many degree-3 "
                                 "directions, with a warning (ours)")
+    streamed_passes: int = _option(4, _integer(0), "when the source has more training rows than were kept, "
+                                   "at most this many Gauss-Newton passes over all of them finish the best network, "
+                                   "each step kept only if it lowers the held-out loss (narrowrelu.streamed); 0 "
+                                   "switches it off (ours)")
 
 
 #: The default epsilon: ``net_eta=None`` then gives the eta-net spacing 0.1 used before epsilon existed (ours).

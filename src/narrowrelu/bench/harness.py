@@ -1,9 +1,9 @@
 """The benchmark harness: every method on the same sampled data, exact errors, resumable.
 
 ``narrowrelu bench --suite {quick,standard,full,recovery,recovery-large,noisy,bias,safran,generalization,throughput,
-queries} --out DIR [--option NAME=VALUE ...]`` (or ``python -m narrowrelu.bench``) writes ``DIR/results.json``
-(``meta`` and one record per run), ``DIR/results.md`` (tables) and PNG plots. Records already in ``results.json`` are
-skipped, so an interrupted suite continues where it stopped. ``--option NAME=VALUE`` passes
+queries,efficiency} --out DIR [--option NAME=VALUE ...]`` (or ``python -m narrowrelu.bench``) writes
+``DIR/results.json`` (``meta`` and one record per run), ``DIR/results.md`` (tables) and PNG plots. Records already
+in ``results.json`` are skipped, so an interrupted suite continues where it stopped. ``--option NAME=VALUE`` passes
 options to ``learn`` for our methods (an ablation is a suite with one option changed); they are
 recorded in ``meta`` and a directory holds the results of one set of options only.
 
@@ -30,12 +30,15 @@ from threadpoolctl import threadpool_limits
 
 from .. import planted
 from .._learn import learn
-from ..engines import RowPlan
+from .._validation import check_memory
+from ..engines import Engine, RowPlan
 from ..metrics import population_mse, relative_error, variance
 from ..network import ReLUNetwork
 from ..options import AutoOptions
 from ..pipeline import Memory
 from ..polish import augment, refine, rows, to_network
+from ..sources import open_source
+from ..streamed import least_squares
 from . import generalization
 from .memory import PeakRSS
 
@@ -131,6 +134,8 @@ SUITES = {
                             truth=generalization.build),
     # identify against learn on queryable networks: its own cases (narrowrelu.bench.queries).
     "queries": Suite([], seeds=0, methods=(), extra={"queries": True}),
+    # learn beyond its kept rows, streamed from a .npy pair, against the all-rows oracle (efficiency.py).
+    "efficiency": Suite([], seeds=0, methods=(), extra={"efficiency": True}),
     # CI's smoke test of the harness: one family, one seed, every method, a small Safran check.
     "smoke": Suite([Case("random", 6, 2, 6000)], seeds=1, methods=OURS + BASELINE_NAMES, safran_ks=(6,),
                    safran_runs=20),
@@ -142,16 +147,30 @@ SAFRAN_REFERENCE = {6: 0.3, 7: 5.5, 8: 12.6, 9: 21.8, 10: 34.6, 11: 45.5, 12: 58
 SAFRAN_REFERENCE_RUNS = 1000
 
 
-def oracle_excess_risk(X, y, truth: ReLUNetwork, validation_fraction: float = 0.2) -> float:
-    """Excess risk of the refinement started at ``truth`` on the rows ``learn`` keeps for fitting
-    (its biases included, on the augmented rows (x, 1), when it has them)."""
-    budget = Memory()  # learn's default budget: the rows it keeps
+#: Passes of the oracle's streamed least squares over all training rows, at most (ours).
+ORACLE_PASSES = 10
+
+
+def oracle_excess_risk(X, y, truth: ReLUNetwork, validation_fraction: float = 0.2, memory: Memory | None = None,
+                       engine: Engine | None = None) -> float:
+    """Excess risk of the refinement started at ``truth`` on the training rows ``learn`` fits on
+    (its biases included, on the augmented rows (x, 1), when it has them).
+
+    The refinement runs on the rows ``learn`` keeps (under the budget ``memory``, default
+    ``learn``'s); when the training rows are more than those, it continues with the streamed
+    least squares over all of them (:func:`narrowrelu.streamed.least_squares`, at most
+    ``ORACLE_PASSES`` passes of ``engine``): the oracle sees every row the user gave, as ``learn`` does.
+    """
+    budget = memory or Memory()  # learn's default budget: the rows it keeps
     plan = RowPlan.for_rows(len(y), validation_fraction, budget.validation_rows(truth.d), budget.kept_rows(truth.d))
     kept = plan.kept(0, len(y))
     inputs = X[kept] if truth.biases is None else augment(X[kept])
     with threadpool_limits(1, user_api="blas"):
         U, fit = refine(inputs, y[kept], rows(truth), None, max_iter=AutoOptions().polish_iter)
-    return population_mse(to_network(U, fit, None, truth.d), truth)
+    net = to_network(U, fit, None, truth.d)
+    if kept.sum() < len(y) - plan.n_validation():  # more training rows than kept: all of them
+        net = least_squares(net, engine or Engine(), open_source(X, y), plan, ORACLE_PASSES, budget)[0]
+    return population_mse(net, truth)
 
 
 def _error(model, truth: ReLUNetwork, seed: int) -> dict:
@@ -308,6 +327,10 @@ def run(suite: str, out: Path, *, methods: list[str] | None = None, seeds: int |
         from .queries import run as run_queries
 
         return run_queries(out, _meta(suite, {}, seeds), progress, seeds=seeds)
+    if spec.extra.get("efficiency"):
+        from .efficiency import run as run_efficiency
+
+        return run_efficiency(out, _meta(suite, dict(options or {}), seeds), progress, options=options, seeds=seeds)
     file = out / "results.json"
     options = dict(options or {})
     meta = _meta(suite, options, seeds, methods, rows_per_dk)
@@ -348,7 +371,8 @@ def run(suite: str, out: Path, *, methods: list[str] | None = None, seeds: int |
                 continue
             if X is None:
                 X, y = planted.sample(truth, case.n, noise=case.noise, random_state=1000 + seed)
-                oracle = oracle_excess_risk(X, y, truth) if case.noise else None
+                budget = Memory(check_memory(options["memory"])) if "memory" in options else None
+                oracle = oracle_excess_risk(X, y, truth, memory=budget) if case.noise else None
             record = run_one(case, seed, method, X, y, truth, rates, options)
             if oracle is not None and "excess_risk" in record:
                 record |= {"oracle_excess_risk": oracle, "ratio_to_oracle": record["excess_risk"] / oracle}

@@ -8,9 +8,9 @@ below is :func:`auto` line for line::
     state <- (V, rough = none, best = none, passes = max_stages)
     while dim V < k:                                                       discover
         grown <- V + directions of T2 of r = y - q(x) (and of r^2) on the kept rows (no pass)
-                 if none and passes: one pass (T2, M4(g) for g in R^d,
-                 sum_g M4(g)^2 cross-batch, T2 of r^2); no pass when d >= high_dim_features
-                 and pass 1's noise bounds every M4(g) below threshold
+                 if none and passes: one pass (T2, M4(g) for g inside V and in R^d,
+                 sum_g M4(g)^2 cross-batch, T2 of r^2); when d >= high_dim_features and pass 1's
+                 noise bounds every M4(g) of g in R^d below threshold, g inside V only
         if nothing new: stop;  V <- grown
     V <- V + directions of T2 of r above fill_threshold, while dim V < k            fill
     if dim V = 0: return the linear model (learn warns: FitWarning)
@@ -24,6 +24,7 @@ below is :func:`auto` line for line::
         if nothing new: stop if nothing is rough, else polish and go on
         V <- grown; fit
     warn (FitWarning) if dim V > k (only the biased step grows V beyond k)
+    best <- streamed polish of best over all training rows, when more than the kept (streamed_passes)
     return best
 
     polish: first <- repair(finish(rough))                              polish, repair
@@ -46,10 +47,12 @@ Every held-out comparison is :mod:`narrowrelu.selection`'s; the report is only w
 Each mechanism can be switched off (:class:`~narrowrelu.options.AutoOptions`):
 ``kept_row_discovery`` (the kept-row look before a pass), ``squared_residual`` (T2 of r^2),
 ``weaker_fills`` (both fills), ``close_pair_repair`` (repair), ``levenberg_marquardt`` (the LM
-finish of the refinement), ``max_stages=0`` (no pass after the first) and ``biases`` (the biased
+finish of the refinement), ``contractions_inside=0`` (no g inside V), ``max_stages=0`` (no pass
+after the first) and ``biases`` (the biased
 step; on data whose degree-3 signal is below threshold it never runs, and the result is the
-bias-free one). Five more mechanisms (restarts of the fit inside V, neighbour candidates in the
-greedy steps, V beyond k, contraction vectors inside V, sphere-net candidates) fixed nothing in
+bias-free one), ``streamed_passes=0`` (the best network as polished on the kept rows;
+:mod:`narrowrelu.streamed`). Four more mechanisms (restarts of the fit inside V, neighbour
+candidates in the greedy steps, V beyond k in discovery, sphere-net candidates) fixed nothing in
 the ablation (docs/results/ablation/) and were removed.
 """
 
@@ -72,6 +75,7 @@ from ..pipeline import Data
 from ..repairs import repair_close_pair
 from ..report import Report
 from ..selection import Candidate, is_exact, keep_best, record
+from ..streamed import streamed_polish
 from ..subspace import (
     grow_on_kept_rows,
     grow_subspace,
@@ -125,6 +129,7 @@ def auto(data: Data, k: int, rng: np.random.Generator, options: AutoOptions, rep
                    f"the network still has at most {k} neurons")
         warnings.warn(message, FitWarning, stacklevel=3)
         report.warnings.append(message)
+    state.best = streamed_polish(data, state.best, options.streamed_passes, report)  # all training rows
     _report_biases(data, state.best.network, report)
     return record(state.best, report)
 
@@ -160,16 +165,19 @@ def _fill(data: Data, V: np.ndarray, k: int, residual, options: AutoOptions, rep
 
 def _discovery_pass(data: Data, V: np.ndarray, k: int, rng, options: AutoOptions, residual,
                     report: Report) -> np.ndarray:
-    """One discovery pass on ``y - residual(x)``: g drawn in the whole space, unless in high dimension
-    the bound of :mod:`narrowrelu.highdim` says they cannot clear the threshold (then no pass: the kept
-    rows have just shown what T2 of the residual can)."""
-    visible, bound = outside_visible(data.low, data.d, k, options.degrees, options.contractions_outside,
+    """One discovery pass on ``y - residual(x)``: g drawn inside ``V`` and in the whole space; in high
+    dimension those in the whole space only when the bound of :mod:`narrowrelu.highdim` says they can
+    clear the threshold (no pass when nothing is left: the kept rows have just shown T2 of the residual)."""
+    d = data.d
+    inside = random_unit_vectors(rng, options.contractions_inside, V) if V.shape[1] else np.zeros((0, d))
+    visible, bound = outside_visible(data.low, d, k, options.degrees, options.contractions_outside,
                                      options.threshold, options.high_dim_features)
     if not visible:
         report.add("subspace", 0.0, found=0, outside_dropped=options.contractions_outside,
                    outside_signal_to_noise_bound=bound, threshold=options.threshold)
-        return V
-    G = random_unit_vectors(rng, options.contractions_outside, np.eye(data.d))
+        if not len(inside):
+            return V
+    G = np.vstack([inside, random_unit_vectors(rng, options.contractions_outside, np.eye(d))]) if visible else inside
     return grow_subspace(data, V, k, G, options.degrees, residual, options.threshold, report,
                          squared=options.squared_residual)
 
