@@ -32,8 +32,9 @@ below is :func:`auto` line for line::
             biased                                                                 hidden biases
     repair(c): if c is not exact: keep_best(c, c with its two weakest neurons re-seeded as a close pair)
     biased: if best is not exact: r <- y - best(x) on the kept rows
-            V <- V + the degree-3 vectors T3(I), T3(v, v, .) of r off V above threshold x noise
-            if those, or M3(e_j) of r on V, are above threshold x noise:
+            if the degree-3 vectors T3(I), T3(v, v, .) of r off V, or M3(e_j) of r on V,
+            are above threshold x noise:
+                V <- V + those vectors off V + T1 of y off V (if above threshold x noise)
                 best <- keep_best(best, finish(first with zero biases),
                                   finish(k neurons with biases inside V))          (polish on (x, 1))
     report the biases and the units dead or linear on the rows (FitWarning)
@@ -61,7 +62,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..biases import activity_messages, degree3_evidence, unit_activity
+from ..biases import activity_messages, degree3_evidence, linear_direction, unit_activity
 from ..exceptions import FitWarning
 from ..forms import finish, linear_fallback
 from ..inside import fit_in_subspace
@@ -208,7 +209,9 @@ def _biased(data: Data, state: State, first: Candidate, k: int, rng, options: Au
                threshold=options.threshold)
     if signal <= options.threshold:
         return
-    state.V = merge_directions(state.V, [found], max_dim=k + options.extra_dims)
+    linear = linear_direction(data.X, data.y, state.V, options.threshold)
+    report.add("biases", 0.0, linear_direction_off_V=linear.shape[1])
+    state.V = merge_directions(state.V, [found, linear], max_dim=k + options.extra_dims)
     net = first.network
     if net.biases is None:
         net = ReLUNetwork(net.weights, net.directions, net.linear, net.intercept, biases=np.zeros(net.k))
