@@ -197,9 +197,10 @@ def _polish(data: Data, state: State, k: int, rng, options: AutoOptions, report:
 
 def _biased(data: Data, state: State, first: Candidate, k: int, rng, options: AutoOptions, report: Report) -> None:
     """Hidden biases, when the best fit is not exact and its residual on the kept rows shows a
-    degree-3 signal (a bias-free network has none): V grows by the degree-3 directions off it,
-    then ``first`` with zero biases and ``k`` biased neurons inside V are each polished with their
-    biases on (x, 1); kept only if better on the held-out rows."""
+    degree-3 signal (a bias-free network has none): V grows by the degree-3 directions off it and
+    by T1 of y off it (a unit linear on the data: docs/algorithms.md), then ``first`` with zero
+    biases and ``k`` biased neurons inside V are each polished with their biases on (x, 1); kept
+    only if better on the held-out rows."""
     if not options.biases or is_exact(state.best):
         return
     start = time.perf_counter()
