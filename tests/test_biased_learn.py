@@ -12,6 +12,7 @@ from narrowrelu.biases import (
     degree3_contractions,
     degree3_directions,
     degree3_signal,
+    linear_direction,
     unit_activity,
 )
 from narrowrelu.exceptions import FitWarning
@@ -148,3 +149,26 @@ def test_paper_methods_warn_of_a_degree3_signal():
     with warnings.catch_warnings():
         warnings.simplefilter("error", FitWarning)
         learn(X, y, k=2, method="cn24", random_state=0)
+
+
+def test_wider_than_the_input_with_biases():
+    """k = 2d: the subspace is all of R^d and the neurons come from the fit inside it (random, b ~ N(0, 1))."""
+    d, k = 4, 8
+    truth = planted.make("random", d=d, k=k, random_state=3, biases=1.0)
+    X, y = planted.sample(truth, 500 * d * k, random_state=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitWarning)
+        net = learn(X, y, k=k, random_state=3)
+    assert net.biases is not None and net.k <= k
+    assert relative_error(net, truth) <= 1e-4
+
+
+def test_linear_direction_finds_a_linear_unit_off_v():
+    """A unit with bias 4 (linear on the data) is invisible to T2 but not to T1; bias-free T1 lies in V."""
+    X = np.random.default_rng(7).standard_normal((40_000, 6))
+    V = np.eye(6)[:, :2]
+    truth = ReLUNetwork([1.0, -1.0, 0.8], np.eye(6)[:3], biases=[0.3, -0.5, 4.0])
+    found = linear_direction(X, truth.predict(X), V, 4.0)
+    assert found.shape == (6, 1) and abs(found[2, 0]) > 0.99
+    clean = ReLUNetwork([1.0, -1.0], np.eye(6)[:2])
+    assert linear_direction(X, clean.predict(X), V, 4.0).shape == (6, 0)

@@ -21,6 +21,11 @@ Along a unit's own direction :math:`T_3(\hat u, \hat u, \hat u) / T_2(\hat u, \h
   for large :math:`|\beta|`, while :math:`T_3`'s :math:`\varphi(\beta)\beta` is not as small).
 * :func:`degree3_evidence`: both of the above on one residualisation (what ``auto`` and the
   warning for bias-free fits use).
+* :func:`linear_direction`: the part of :math:`T_1 = \sum_i \lambda_i |u_i| \Phi(\beta_i) \hat u_i`
+  off ``V`` when it clears ``threshold`` noise scales: a unit with a large :math:`\beta` is linear
+  on the data, its :math:`T_2, T_3, \dots` weights :math:`\varphi(\beta)\mathrm{He}_{n-2}(\beta)`
+  vanish but its :math:`T_1` weight :math:`\Phi(\beta)` does not (ours). For a bias-free network
+  :math:`T_1 = \tfrac12 \sum_i \lambda_i u_i` lies in the span of the units.
 * :func:`biased_pool`: candidate rows :math:`(v, \beta)` on the augmented input :math:`(z, 1)`:
   the bias-free directions of :func:`~narrowrelu.neurons.candidate_pool`, Jennrich on
   :math:`M_3` contractions, each with its :math:`T_3/T_2` bias and the ``BIAS_GRID``.
@@ -38,9 +43,9 @@ from .network import ReLUNetwork
 from .neurons import candidate_pool
 from .subspace import random_unit_vectors
 
-__all__ = ["low_degree_residual", "degree3_directions", "degree3_evidence", "DEGREE3_BATCHES", "BIAS_GRID",
-           "BIAS_LIMIT", "DEAD_SHARE", "degree3_contractions", "degree3_signal", "biased_pool", "unit_activity",
-           "activity_messages"]
+__all__ = ["low_degree_residual", "degree3_directions", "degree3_evidence", "linear_direction", "DEGREE3_BATCHES",
+           "BIAS_GRID", "BIAS_LIMIT", "DEAD_SHARE", "degree3_contractions", "degree3_signal", "biased_pool",
+           "unit_activity", "activity_messages"]
 
 #: Batches for its noise scale (ours).
 DEGREE3_BATCHES = 8
@@ -152,6 +157,24 @@ def degree3_evidence(X: np.ndarray, t: np.ndarray, V: np.ndarray,
     t = low_degree_residual(X, t, V)
     found, outside = _directions(X, t, V, threshold)
     return found, max(outside, _signal(X, t, V))
+
+
+def linear_direction(X: np.ndarray, y: np.ndarray, V: np.ndarray, threshold: float) -> np.ndarray:
+    r"""The unit vector (d, 1) along :math:`\hat T_1 = \overline{(y - \bar y)\,x}` projected off ``V``, or (d, 0).
+
+    Kept when its norm exceeds ``threshold`` times the standard error of that norm (the spread
+    over ``DEGREE3_BATCHES`` batches, as in :func:`degree3_directions`). Nothing random.
+    """
+    d, B = X.shape[1], DEGREE3_BATCHES
+    if len(y) < 2 * B:
+        return np.zeros((d, 0))
+    centred = y - np.mean(y)
+    batches = np.stack([X[b::B].T @ centred[b::B] / len(centred[b::B]) for b in range(B)])  # (B, d)
+    batches -= (batches @ V) @ V.T
+    mean = batches.mean(axis=0)
+    se = np.sqrt(np.sum((batches - mean) ** 2) / (B * (B - 1)))
+    norm = np.linalg.norm(mean)
+    return (mean / norm)[:, None] if norm > threshold * max(se, 1e-300) else np.zeros((d, 0))
 
 
 def _bias_estimates(Z: np.ndarray, t: np.ndarray, T2: np.ndarray, P: np.ndarray) -> np.ndarray:

@@ -155,7 +155,7 @@ class AutoOptions(FitOptions):
                          "most this (a fit inside V that meets it is returned unpolished); 0 runs to exactness "
                          "(selection.EXACT = 1e-8)")
     degree3_dims: int = _option(2, _integer(0), "the biased step may grow V beyond k by this many degree-3 "
-                                "directions, with a warning (ours)")
+                                "or first-moment directions, with a warning (ours)")
     streamed_passes: int = _option(4, _integer(0), "when the source has more training rows than were kept, "
                                    "at most this many Gauss-Newton passes over all of them finish the best network, "
                                    "each step kept only if it lowers the held-out loss (narrowrelu.streamed); 0 "

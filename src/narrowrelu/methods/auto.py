@@ -32,9 +32,10 @@ below is :func:`auto` line for line::
             biased                                                                 hidden biases
     repair(c): if c is not exact: keep_best(c, c with its two weakest neurons re-seeded as a close pair)
     biased: if best is not exact: r <- y - best(x) on the kept rows
-            V <- V + the degree-3 vectors T3(I), T3(v, v, .) of r off V above threshold x noise
-                 (at most degree3_dims beyond k)
-            if those, or M3(e_j) of r on V, are above threshold x noise:
+            if the degree-3 vectors T3(I), T3(v, v, .) of r off V, or M3(e_j) of r on V,
+            are above threshold x noise:
+                V <- V + those vectors off V + T1 of y off V (if above threshold x noise),
+                     at most degree3_dims beyond k
                 best <- keep_best(best, finish(first with zero biases),
                                   finish(k neurons with biases inside V))          (polish on (x, 1))
     report the biases and the units dead or linear on the rows (FitWarning)
@@ -64,7 +65,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..biases import activity_messages, degree3_evidence, unit_activity
+from ..biases import activity_messages, degree3_evidence, linear_direction, unit_activity
 from ..exceptions import FitWarning
 from ..forms import finish, linear_fallback
 from ..highdim import outside_visible
@@ -202,9 +203,10 @@ def _polish(data: Data, state: State, k: int, rng, options: AutoOptions, report:
 
 def _biased(data: Data, state: State, first: Candidate, k: int, rng, options: AutoOptions, report: Report) -> None:
     """Hidden biases, when the best fit is not exact and its residual on the kept rows shows a
-    degree-3 signal (a bias-free network has none): V grows by the degree-3 directions off it,
-    then ``first`` with zero biases and ``k`` biased neurons inside V are each polished with their
-    biases on (x, 1); kept only if better on the held-out rows."""
+    degree-3 signal (a bias-free network has none): V grows by the degree-3 directions off it and
+    by T1 of y off it (a unit linear on the data: docs/algorithms.md), then ``first`` with zero
+    biases and ``k`` biased neurons inside V are each polished with their biases on (x, 1); kept
+    only if better on the held-out rows."""
     if not options.biases or is_exact(state.best, options.tol):
         return
     start = time.perf_counter()
@@ -214,7 +216,9 @@ def _biased(data: Data, state: State, first: Candidate, k: int, rng, options: Au
                threshold=options.threshold)
     if signal <= options.threshold:
         return
-    state.V = merge_directions(state.V, [found], max_dim=k + options.degree3_dims)
+    linear = linear_direction(data.X, data.y, state.V, options.threshold)
+    report.add("biases", 0.0, linear_direction_off_V=linear.shape[1])
+    state.V = merge_directions(state.V, [found, linear], max_dim=k + options.degree3_dims)
     net = first.network
     if net.biases is None:
         net = ReLUNetwork(net.weights, net.directions, net.linear, net.intercept, biases=np.zeros(net.k))
