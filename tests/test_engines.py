@@ -94,7 +94,8 @@ def test_learn_resumes_to_the_same_network(problem, tmp_path):
     truth, X, y = problem
     first = learn(X, y, 2, random_state=0, engine=Engine(checkpoint=tmp_path))
     again = learn(X, y, 2, random_state=0, engine=Engine(checkpoint=tmp_path, resume=True))
-    assert relative_error(again, first) == 0.0
+    for name in ("weights", "directions", "linear", "intercept", "biases"):  # bit for bit (the closed-form
+        np.testing.assert_array_equal(getattr(again, name), getattr(first, name))  # error of f vs f is ~1e-33)
     assert relative_error(first, truth) < 1e-4
 
 
