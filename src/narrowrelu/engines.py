@@ -34,6 +34,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -286,17 +287,23 @@ class Engine:
         return total
 
     def _reduce_dask(self, source, plan, function, ranges):
+        return self._dask_tree(source, ranges, partial(_reduce_rows, plan, function),
+                               partial(_reduce_range, source, plan, function, pin=True), _add)
+
+    def _dask_tree(self, source, ranges, on_block, on_range, add):
+        """``on_block(X, y, start)`` per Dask chunk of a :class:`DaskSource` (else ``on_range(start,
+        stop)`` per row range) on the workers, added by ``add`` as a binary tree in row order."""
         import dask
 
         client = self._dask_client()
         if isinstance(source, DaskSource):
             starts = np.cumsum((0,) + source.X.chunks[0][:-1])
-            leaves = [dask.delayed(_reduce_rows)(plan, function, Xb, yb, int(a)) for Xb, yb, a in
+            leaves = [dask.delayed(on_block)(Xb, yb, int(a)) for Xb, yb, a in
                       zip(source.X.to_delayed().ravel(), source.y.to_delayed().ravel(), starts, strict=True)]
         else:
-            leaves = [dask.delayed(_reduce_range)(source, plan, function, a, b, True) for a, b in ranges]
-        while len(leaves) > 1:  # a binary tree of sums, in row order
-            leaves = [dask.delayed(_add)(*leaves[i:i + 2]) if i + 1 < len(leaves) else leaves[i]
+            leaves = [dask.delayed(on_range)(a, b) for a, b in ranges]
+        while len(leaves) > 1:
+            leaves = [dask.delayed(add)(*leaves[i:i + 2]) if i + 1 < len(leaves) else leaves[i]
                       for i in range(0, len(leaves), 2)]
         return client.compute(leaves[0]).result()
 
@@ -387,19 +394,8 @@ class Engine:
         return self._client
 
     def _run_dask(self, source, spec, plan, collect, ranges):
-        import dask
-
-        client = self._dask_client()
-        if isinstance(source, DaskSource):
-            starts = np.cumsum((0,) + source.X.chunks[0][:-1])
-            leaves = [dask.delayed(_block)(spec, plan, Xb, yb, int(a), collect) for Xb, yb, a in
-                      zip(source.X.to_delayed().ravel(), source.y.to_delayed().ravel(), starts, strict=True)]
-        else:
-            leaves = [dask.delayed(_read_block)(source, spec, plan, a, b, collect) for a, b in ranges]
-        while len(leaves) > 1:  # a binary tree of merges, in row order
-            leaves = [dask.delayed(_combine)(*leaves[i:i + 2]) if i + 1 < len(leaves) else leaves[i]
-                      for i in range(0, len(leaves), 2)]
-        state, parts = client.compute(leaves[0]).result()
+        state, parts = self._dask_tree(source, ranges, partial(_block, spec, plan, collect=collect),
+                                       partial(_read_block, source, spec, plan, collect=collect), _combine)
         if self.progress:
             self.progress(f"pass {self.passes}")(source.n_rows, source.n_rows)
         return state, Sample.join(parts) if collect else None
