@@ -13,7 +13,6 @@ from narrowrelu.selection import (
     EXACT,
     LINEAR_GAIN,
     Candidate,
-    agrees,
     chosen_width,
     is_exact,
     keep_best,
@@ -39,8 +38,8 @@ def test_keep_best_replaces_only_on_a_strictly_lower_loss():
 
 def test_the_rules_at_their_boundaries():
     assert is_exact(candidate(EXACT * 2.0, variance=2.0)) and not is_exact(candidate(EXACT * 2.1, variance=2.0))
-    assert agrees(1.0 + AGREE / 2, 1.0) and agrees(1.0 - AGREE / 2, 1.0)
-    assert not agrees(1.0 + 2 * AGREE, 1.0) and not agrees(1.0 - 2 * AGREE, 1.0)
+    assert is_exact(candidate(1e-3), tol=1e-3) and not is_exact(candidate(1.1e-3), tol=1e-3)  # a user's tolerance
+    assert is_exact(candidate(EXACT), tol=0.0) and not is_exact(candidate(2 * EXACT), tol=1e-9)  # never below EXACT
     assert no_worse(0.1, 1.0) and no_worse(1.0 + AGREE / 2, 1.0) and not no_worse(1.0 + 2 * AGREE, 1.0)
     assert not linear_wins(1 + LINEAR_GAIN / 2, 1.0, 0.0) and linear_wins(1 + 2 * LINEAR_GAIN, 1.0, 0.0)
     assert not linear_wins(1.0 + EXACT, 1.0 / (1 + LINEAR_GAIN), 1.0)  # within the exact floor

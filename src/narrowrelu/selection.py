@@ -16,7 +16,7 @@ from .network import ReLUNetwork
 from .report import Report
 
 __all__ = ["EXACT", "AGREE", "LINEAR_GAIN", "WIDTH_TOLERANCE", "Candidate", "evaluate", "keep_best", "is_exact",
-           "agrees", "no_worse", "linear_wins", "width_search_done", "chosen_width", "record", "validation_mse"]
+           "no_worse", "linear_wins", "width_search_done", "chosen_width", "record", "validation_mse"]
 
 #: Held-out loss, relative to Var y, below which a fit counts as exact: restarts and the search
 #: stop, and no linear term is tried (ours; recovery in docs/evaluation.md means error <= 1e-4).
@@ -71,11 +71,6 @@ def is_exact(candidate: Candidate, tol: float = 0.0) -> bool:
     """The held-out loss is at most ``max(EXACT, tol)`` x Var y_val: nothing left to find (``tol``:
     the user's tolerance, :class:`~narrowrelu.options.AutoOptions`)."""
     return candidate.relative <= max(EXACT, tol)
-
-
-def agrees(loss: float, reference: float) -> bool:
-    """Two restarts agree: their held-out losses differ by at most ``AGREE`` of ``reference``."""
-    return abs(loss - reference) <= AGREE * reference
 
 
 def no_worse(loss: float, reference: float) -> bool:
