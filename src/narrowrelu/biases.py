@@ -141,7 +141,13 @@ def _directions(X: np.ndarray, t: np.ndarray, V: np.ndarray, threshold: float) -
         vectors = [Xb.T @ (tb * (np.einsum("ij,ij->i", Xb, Xb) - d - 2))]
         vectors += [Xb.T @ (tb * (S[:, j] ** 2 - 1)) - 2 * (tb @ S[:, j]) * V[:, j] for j in range(V.shape[1])]
         batches.append(np.stack(vectors) @ P / len(tb))
-    batches = np.stack(batches)  # (B, m, d)
+    return _significant(np.stack(batches), threshold)
+
+
+def _significant(batches: np.ndarray, threshold: float) -> tuple[np.ndarray, float]:
+    """Of m vectors estimated on B batches (B, m, d): the unit directions (d, m') of those whose mean's
+    norm exceeds ``threshold`` times its standard error (the batch spread), and the largest signal."""
+    B = len(batches)
     mean = batches.mean(axis=0)
     se = np.sqrt(np.sum((batches - mean) ** 2, axis=(0, 2)) / (B * (B - 1)))
     signal = np.linalg.norm(mean, axis=1) / np.maximum(se, 1e-300)
@@ -171,10 +177,7 @@ def linear_direction(X: np.ndarray, y: np.ndarray, V: np.ndarray, threshold: flo
     centred = y - np.mean(y)
     batches = np.stack([X[b::B].T @ centred[b::B] / len(centred[b::B]) for b in range(B)])  # (B, d)
     batches -= (batches @ V) @ V.T
-    mean = batches.mean(axis=0)
-    se = np.sqrt(np.sum((batches - mean) ** 2) / (B * (B - 1)))
-    norm = np.linalg.norm(mean)
-    return (mean / norm)[:, None] if norm > threshold * max(se, 1e-300) else np.zeros((d, 0))
+    return _significant(batches[:, None, :], threshold)[0]
 
 
 def _bias_estimates(Z: np.ndarray, t: np.ndarray, T2: np.ndarray, P: np.ndarray) -> np.ndarray:

@@ -186,10 +186,9 @@ def streamed_polish(data: Data, best: Candidate, passes: int, report: Report) ->
     report records the passes, the steps kept, the parameters, the training rows, the training
     loss where the last pass started (``train_mse``) and the held-out loss before and after.
     """
-    layout = Layout.of(best.network)
     if not passes or data.n_train <= len(data.y) or best.network.k == 0:
         return best
-    start = time.perf_counter()
+    start, layout = time.perf_counter(), Layout.of(best.network)
     if layout.size > MAX_PARAMETERS:
         report.add("streamed polish", 0.0, passes=0, parameters=layout.size, skipped="too many parameters")
         return best
