@@ -1,24 +1,30 @@
 """The memory budget: how learn splits it, what it keeps, and that it changes nothing it need not."""
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from narrowrelu import learn, planted
 from narrowrelu._validation import MIN_MEMORY, check_memory, duplicate_rows
-from narrowrelu.engines import Sample
+from narrowrelu.engines import Engine, Sample
 from narrowrelu.exceptions import FewSamplesWarning
-from narrowrelu.moments import DEFAULT_CHUNK_BYTES
+from narrowrelu.moments import DEFAULT_CHUNK_BYTES, MomentSpec, state_bytes
 from narrowrelu.pipeline import (
     CHUNK_SHARE,
     DEFAULT_MEMORY,
     KEPT_SHARE,
     MAX_KEPT_ROWS,
     MAX_VALIDATION_ROWS,
+    SUMS_SHARE,
     VALIDATION_SHARE,
     Memory,
+    scan,
 )
+from narrowrelu.report import Report
+from narrowrelu.sources import open_source
+from narrowrelu.subspace import grow_subspace, random_unit_vectors
 
 
 @pytest.mark.parametrize("value, size", [(2**30, 2**30), ("512MB", 512 * 10**6), ("2GiB", 2 * 2**30),
@@ -86,3 +92,33 @@ def test_duplicates_are_counted_across_parts_without_joining_them():
     X, y = rng.normal(size=(50, 4)), rng.normal(size=50)
     X_val, y_val = np.vstack([X[:3], rng.normal(size=(7, 4))]), np.r_[y[:3], rng.normal(size=7)]
     assert duplicate_rows([(X, y), (X_val, y_val)]) == 3 == duplicate_rows([(np.vstack([X, X_val]), np.r_[y, y_val])])
+
+
+def test_a_discovery_pass_whose_sums_do_not_fit_is_split_and_finds_the_same_directions():
+    truth = planted.make("random", 20, 3, random_state=0)
+    X, y = planted.sample(truth, 60_000, random_state=1)
+    G = random_unit_vectors(np.random.default_rng(2), 12, np.eye(20))
+    report = Report(method="auto", n_samples=len(y), n_train=0, n_validation=0, d=20, k=3)
+    data = scan(open_source(X, y), 0.2, Engine("numpy"), report)
+    small = Memory(3 * 2**20)  # the same rows; only the sums' share is small
+    assert small.contractions_per_pass(20, 1) == 3 and Memory().contractions_per_pass(20, 1) >= len(G)
+    found = []
+    for budget in (data.memory, small):
+        passes = report.passes
+        V = grow_subspace(replace(data, memory=budget), np.zeros((20, 0)), 3, G, (4,), data.low.quadratic_model(),
+                          2.0, report)
+        found.append((V @ V.T, report.passes - passes, report.stages[-1]["signal_to_noise"]))
+    (whole, one, seen), (split, four, seen_split) = found
+    assert one == 1 and four == 4  # 12 vectors, 3 a pass
+    assert len(seen) == 5 and np.allclose(seen_split, seen, rtol=1e-9)
+    assert np.linalg.matrix_rank(whole, tol=1e-6) == 3 and np.allclose(split, whole, atol=1e-9)
+
+
+def test_a_pass_runs_no_more_threads_than_its_sums_allow():
+    spec = MomentSpec(d=500, degrees=(4,), directions=np.eye(500)[:20])
+    for budget in (Memory(), Memory(512 * 10**6), Memory(MIN_MEMORY)):
+        jobs = budget.pass_jobs(spec)
+        assert jobs == 1 or (jobs + 1) * state_bytes(500, 23) <= SUMS_SHARE * budget.bytes
+        assert 1 <= jobs <= budget.jobs
+    narrow = MomentSpec(d=50, degrees=(4,), directions=np.eye(50)[:20])
+    assert Memory(64 * 2**30).pass_jobs(narrow) == Memory(64 * 2**30).jobs  # small sums do not bind

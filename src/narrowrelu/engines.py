@@ -239,16 +239,19 @@ class Engine:
         """One pass: the merged state of the training rows (and the kept rows with ``collect``).
 
         With a budget ``memory`` (:class:`~narrowrelu.pipeline.Memory`), chunks have its chunk
-        size and the numpy engine runs at most its ``jobs`` threads.
+        size and the numpy engine runs at most its ``pass_jobs(spec)`` threads.
         """
         self.passes += 1
         source = source if collect else source.for_pass(self.passes)  # the kept and held-out rows are pass 1's
         rows = self.chunk_rows or moments.chunk_rows(spec, *(() if memory is None else (memory.chunk_bytes,)))
         ranges = _ranges(source, rows)
         if self.name == "numpy":
-            return self._run_numpy(source, spec, plan, collect, ranges, None if memory is None else memory.jobs)
-        runner = {"torch": self._run_torch, "dask": self._run_dask}[self.name]
-        return runner(source, spec, plan, collect, ranges)
+            jobs = None if memory is None else memory.pass_jobs(spec)
+            result = self._run_numpy(source, spec, plan, collect, ranges, jobs)
+        else:
+            result = {"torch": self._run_torch, "dask": self._run_dask}[self.name](source, spec, plan, collect, ranges)
+        release_freed_memory()
+        return result
 
     def reduce(self, source: Source, plan: RowPlan | None, function: Callable, row_bytes: int,
                memory: Memory | None = None) -> tuple[np.ndarray, ...]:
@@ -284,6 +287,7 @@ class Engine:
                     report(chunks[-1][1], source.n_rows)
         if report and self.name == "dask":
             report(source.n_rows, source.n_rows)
+        release_freed_memory()
         return total
 
     def _reduce_dask(self, source, plan, function, ranges):
@@ -326,8 +330,9 @@ class Engine:
         for round_start in range(first, len(ranges), jobs):
             chunks = range(round_start, min(round_start + jobs, len(ranges)))
             for chunk, part in ordered_map(one, chunks, jobs):  # merged in chunk order: no n_jobs in the sums
-                state = moments.merge(state, chunk)
+                moments.merge_into(state, chunk)
                 parts += [part] if part is not None else []
+            chunk = part = None  # the round's chunk states are freed before the next round reads
             done = chunks[-1] + 1
             if file is not None and ((done // jobs) % self.checkpoint_every == 0 or done == len(ranges)):
                 _save(file, digest, done, state, parts[written:], row_files)
@@ -399,6 +404,30 @@ class Engine:
         if self.progress:
             self.progress(f"pass {self.passes}")(source.n_rows, source.n_rows)
         return state, Sample.join(parts) if collect else None
+
+
+def release_freed_memory() -> None:
+    """Return the heap's free pages to the system after a pass (glibc's ``malloc_trim``, as Dask's
+    workers do; nothing elsewhere): a pass frees its chunk temporaries, which the allocator
+    otherwise keeps, so that resident memory would exceed the budget by their fragments."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _glibc():
+    import ctypes
+    import ctypes.util
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:  # pragma: no cover - no C library to load
+        return None
+
+
+_LIBC = _glibc()
 
 
 def _ranges(source: Source, rows: int) -> list[tuple[int, int]]:

@@ -59,6 +59,8 @@ __all__ = [
     "to_numpy",
     "update",
     "update_in_place",
+    "merge_into",
+    "state_bytes",
     "merge",
     "finalize",
     "accumulate",
@@ -303,6 +305,17 @@ def to_numpy(state: MomentState) -> MomentState:
 def merge(a: MomentState, b: MomentState) -> MomentState:
     """The state of the union of the rows behind ``a`` and ``b`` (elementwise sum)."""
     return MomentState(**{f.name: getattr(a, f.name) + getattr(b, f.name) for f in fields(MomentState)})
+
+
+def merge_into(a: MomentState, b: MomentState) -> None:
+    """:func:`merge` without the copy: ``b``'s sums added into ``a`` itself (the same numbers)."""
+    for f in fields(MomentState):
+        getattr(a, f.name).__iadd__(getattr(b, f.name))
+
+
+def state_bytes(d: int, grams: int, n_batches: int = 8) -> int:
+    """Bytes of the per-batch d x d sums of ``grams`` weighted Gram matrices (what dominates a state)."""
+    return 8 * n_batches * grams * d * d
 
 
 def weighted_grams(X, W):

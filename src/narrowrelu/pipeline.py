@@ -8,6 +8,7 @@ only by :mod:`narrowrelu.selection`.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -32,6 +33,10 @@ DEFAULT_MEMORY = 2 * 2**30
 #: moments are taken (batch by batch), so rows kept and their copy take 2/3, the held-out rows
 #: 1/6, and the rest is left for the fit and the polish, whose temporaries are blocks of rows.
 KEPT_SHARE, VALIDATION_SHARE, CHUNK_SHARE = 1 / 3, 1 / 6, 1 / 4
+#: The rest holds a pass's moment sums: B per-batch d x d matrices per weighted Gram matrix,
+#: of which about ``SUMS_COPIES`` copies are alive at a pass's peak (the merged state, each
+#: thread's chunk state, the finalised estimates and their noise scales; ours, measured).
+SUMS_SHARE, SUMS_COPIES = 1 / 4, 6
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,10 @@ class Memory:
     ``VALIDATION_SHARE`` held-out rows (at most ``MAX_VALIDATION_ROWS``) and ``CHUNK_SHARE`` the
     chunks a pass has in flight: each chunk's temporaries are ``min(DEFAULT_CHUNK_BYTES,
     CHUNK_SHARE x bytes)`` (so its rows do not depend on the number of cores), and the threads
-    of the numpy engine are capped so that their chunks fit.
+    of the numpy engine are capped so that their chunks fit. The rest, ``SUMS_SHARE``, holds
+    the sums of a pass: a discovery pass whose sums would not fit is split into passes over
+    fewer contraction vectors (:meth:`contractions_per_pass`), and the threads of a pass are
+    capped so that their chunk states fit (:meth:`pass_jobs`).
     """
 
     bytes: int = DEFAULT_MEMORY
@@ -62,6 +70,20 @@ class Memory:
     def jobs(self) -> int:
         """Threads whose chunks fit in the budget's chunk share."""
         return max(1, int(CHUNK_SHARE * self.bytes) // self.chunk_bytes)
+
+    def contractions_per_pass(self, d: int, degrees: int, squared: bool = False) -> int:
+        """Contraction vectors, each at ``degrees`` degrees, whose pass sums fit in ``SUMS_SHARE`` (at least 1)."""
+        if not degrees:
+            return sys.maxsize
+        room = SUMS_SHARE * self.bytes / SUMS_COPIES - moments.state_bytes(d, 2 + squared)
+        return max(1, int(room // moments.state_bytes(d, degrees)))
+
+    def pass_jobs(self, spec: moments.MomentSpec) -> int:
+        """Threads of a numpy pass over ``spec``: chunks in the chunk share, and the merged
+        state with one chunk state per thread in ``SUMS_SHARE``."""
+        grams = 2 + len(spec.degrees) * spec.n_directions + spec.squared
+        states = int(SUMS_SHARE * self.bytes // moments.state_bytes(spec.d, grams, spec.n_batches))
+        return max(1, min(self.jobs, states - 1))
 
 
 @dataclass

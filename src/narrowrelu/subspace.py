@@ -119,7 +119,7 @@ def _squared_with_left_out(batch_M: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def significant_square_directions(
-    batch_M: np.ndarray, threshold: float, V: np.ndarray
+    squares: tuple[np.ndarray, np.ndarray], B: int, threshold: float, V: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Eigen-directions of :math:`PSP` off ``V`` (``S`` of :func:`squared_contractions`) above the noise.
 
@@ -130,11 +130,12 @@ def significant_square_directions(
     when few directions remain off ``V``: with heavy-tailed high-degree weights all of them
     can come out positive on pure noise.
 
+    ``squares`` is ``(S, left_out)`` of :func:`_squared_with_left_out` from ``B`` batches, summed
+    over the passes of a split discovery pass (both are sums over the contraction vectors).
     Returns the directions and their eigenvalues in units of the noise scale.
     """
-    B = batch_M.shape[0]
     P = complement_projector(V)
-    S, left_out = _squared_with_left_out(batch_M)
+    S, left_out = squares
     mu, Q = np.linalg.eigh(P @ S @ P)
     edge = max(-mu[0], np.finfo(float).tiny)
     if B > 2:
@@ -195,6 +196,10 @@ def grow_subspace(
 ) -> np.ndarray:
     r"""One pass: :math:`T_2` and :math:`M_\ell(g)` of ``y - residual(x)``; their significant directions off ``V``.
 
+    The pass is split into passes over fewer vectors ``G`` when its sums would not fit in the
+    memory budget's share for them (:meth:`~narrowrelu.pipeline.Memory.contractions_per_pass`):
+    a small budget costs passes, not accuracy.
+
     With ``squared``, also :math:`T_2` of the squared residual :math:`r^2` (ours): :math:`r`
     depends on x only through the hidden directions (and V), so the range of
     :math:`E[r^2(xx^T - I)]` lies in their span, and it sees at full strength what odd and
@@ -203,13 +208,23 @@ def grow_subspace(
     :math:`\langle u, g\rangle^2 \sim 1/d`. Returns ``V`` grown by the new directions (at
     most ``max_dim`` columns in all).
     """
-    spec = moments.MomentSpec(d=data.d, degrees=tuple(degrees), directions=G, squared=squared, residual=residual)
-    m = moment_pass(data, spec, report, "moments")
-    start = time.perf_counter()
-    noise = m.M_noise()
-    found = _second_moment_directions(m, threshold, V)
-    found += [_scaled(m.M[i, j], noise[i, j], threshold, V) for i in range(len(degrees)) for j in range(len(G))]
-    found.append(significant_square_directions(m.batch_M, threshold, V))
+    L, per_pass = len(degrees), data.memory.contractions_per_pass(data.d, len(degrees), squared)
+    contracted, squares, spent = {}, None, 0.0
+    for first in range(0, max(len(G), 1), per_pass):  # one pass unless the budget's sums share is too small
+        group = G[first:first + per_pass]
+        spec = moments.MomentSpec(d=data.d, degrees=tuple(degrees), directions=group, squared=squared,
+                                  residual=residual)
+        m = moment_pass(data, spec, report, "moments")
+        start = time.perf_counter()
+        noise = m.M_noise()
+        contracted |= {(i, first + j): _scaled(m.M[i, j], noise[i, j], threshold, V)
+                       for i in range(L) for j in range(len(group))}
+        part = _squared_with_left_out(m.batch_M)
+        squares = part if squares is None else (squares[0] + part[0], squares[1] + part[1])
+        spent += time.perf_counter() - start
+    start = time.perf_counter() - spent
+    found = _second_moment_directions(m, threshold, V) + [contracted[key] for key in sorted(contracted)]
+    found.append(significant_square_directions(squares, m.batch_M.shape[0], threshold, V))
     grown = merge_directions(V, [f[0] for f in found], max_dim=max_dim, min_singular=min_singular)
     report.add("subspace", time.perf_counter() - start, found=grown.shape[1] - V.shape[1], degrees=list(degrees),
                signal_to_noise=sorted((abs(float(f[1][0])) for f in found if len(f[1])), reverse=True),
