@@ -35,7 +35,8 @@ DEFAULT_MEMORY = 2 * 2**30
 KEPT_SHARE, VALIDATION_SHARE, CHUNK_SHARE = 1 / 3, 1 / 6, 1 / 4
 #: The rest holds a pass's moment sums: B per-batch d x d matrices per weighted Gram matrix,
 #: of which about ``SUMS_COPIES`` copies are alive at a pass's peak (the merged state, each
-#: thread's chunk state, the finalised estimates and their noise scales; ours, measured).
+#: thread's chunk state, the finalised estimates and their noise scales; ours, an estimate
+#: checked with a traced-allocation profile, docs/results/memory/).
 SUMS_SHARE, SUMS_COPIES = 1 / 4, 6
 
 
