@@ -83,7 +83,9 @@ def test_every_baseline_fits_through_the_common_interface():
         error = relative_error(model, truth)
         assert np.isfinite(error) and error < 1.0, name
         mc, se = monte_carlo_relative_error(model, truth, n=100_000, random_state=1)
-        assert abs(mc - error) < 5 * se, name  # the exact error is what Monte Carlo estimates
+        # the exact error is what Monte Carlo estimates (to 5 standard errors, above float64 rounding:
+        # an exact fit, as Adam's can be here, leaves both near 1e-15)
+        assert abs(mc - error) < 5 * se + 1e-14, name
 
 
 def test_mlp_network_predicts_what_scikit_learn_predicts():
