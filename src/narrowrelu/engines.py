@@ -34,7 +34,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -410,11 +410,14 @@ def release_freed_memory() -> None:
     """Return the heap's free pages to the system after a pass (glibc's ``malloc_trim``, as Dask's
     workers do; nothing elsewhere): a pass frees its chunk temporaries, which the allocator
     otherwise keeps, so that resident memory would exceed the budget by their fragments."""
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
+@cache
 def _glibc():
+    """The C library when it is glibc (looked up at the first pass, not at import), else None."""
     import ctypes
     import ctypes.util
     import platform
@@ -425,9 +428,6 @@ def _glibc():
         return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     except OSError:  # pragma: no cover - no C library to load
         return None
-
-
-_LIBC = _glibc()
 
 
 def _ranges(source: Source, rows: int) -> list[tuple[int, int]]:

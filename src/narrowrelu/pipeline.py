@@ -72,12 +72,13 @@ class Memory:
         """Threads whose chunks fit in the budget's chunk share."""
         return max(1, int(CHUNK_SHARE * self.bytes) // self.chunk_bytes)
 
-    def contractions_per_pass(self, d: int, degrees: int, squared: bool = False) -> int:
+    def contractions_per_pass(self, d: int, degrees: int, squared: bool = False,
+                              n_batches: int = moments.MomentSpec.n_batches) -> int:
         """Contraction vectors, each at ``degrees`` degrees, whose pass sums fit in ``SUMS_SHARE`` (at least 1)."""
         if not degrees:
             return sys.maxsize
-        room = SUMS_SHARE * self.bytes / SUMS_COPIES - moments.state_bytes(d, 2 + squared)
-        return max(1, int(room // moments.state_bytes(d, degrees)))
+        room = SUMS_SHARE * self.bytes / SUMS_COPIES - moments.state_bytes(d, 2 + squared, n_batches)
+        return max(1, int(room // moments.state_bytes(d, degrees, n_batches)))
 
     def pass_jobs(self, spec: moments.MomentSpec) -> int:
         """Threads of a numpy pass over ``spec``: chunks in the chunk share, and the merged
