@@ -151,6 +151,24 @@ def test_paper_methods_warn_of_a_degree3_signal():
         learn(X, y, k=2, method="cn24", random_state=0)
 
 
+def test_an_exact_bias_free_fit_is_not_searched_for_a_degree3_signal(monkeypatch):
+    """The warning's search costs a pass over the kept rows: skipped when the held-out loss is exact."""
+    import narrowrelu._learn as learn_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("searched")
+
+    truth = planted.make("random", d=4, k=2, random_state=0)
+    X, y = planted.sample(truth, 20_000, random_state=1)
+    monkeypatch.setattr(learn_module, "degree3_evidence", refuse)
+    net = learn(X, y, k=2, method="cn24", random_state=0)
+    assert net.report.validation_relative < 1e-8
+    truth = planted.make("random", d=4, k=2, random_state=1, biases=1.0)
+    X, y = planted.sample(truth, 20_000, random_state=1)
+    with pytest.raises(AssertionError, match="searched"):  # a fit that is not exact still is
+        learn(X, y, k=2, method="cn24", random_state=0)
+
+
 def test_wider_than_the_input_with_biases():
     """k = 2d: the subspace is all of R^d and the neurons come from the fit inside it (random, b ~ N(0, 1))."""
     d, k = 4, 8

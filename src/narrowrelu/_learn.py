@@ -26,7 +26,7 @@ from .network import ReLUNetwork
 from .options import FitOptions, as_plain, build
 from .pipeline import DEFAULT_MEMORY, MAX_KEPT_ROWS, Memory, scan
 from .report import Report
-from .selection import chosen_width, evaluate, record, width_search_done
+from .selection import chosen_width, evaluate, is_exact, record, width_search_done
 from .sources import MappedSource, open_source
 from .standardize import estimate
 from .subspace import low_degree_subspace, significant_directions
@@ -327,8 +327,9 @@ def _unexplained_degree3(data, net: ReLUNetwork, threshold: float,
                          constant: bool) -> list[tuple[type[Warning], str]]:
     """A bias-free network (any method), yet its residual on the kept rows shows a degree-3 signal
     above ``threshold`` noise scales (on the significant directions of T2, or off them): hidden
-    biases its model cannot explain."""
-    if constant or net.k == 0 or (net.biases is not None and np.any(net.biases != 0)):
+    biases its model cannot explain. Not looked for when the fit is exact on the held-out rows
+    (:func:`~narrowrelu.selection.is_exact`): it leaves nothing to explain."""
+    if constant or net.k == 0 or (net.biases is not None and np.any(net.biases != 0)) or is_exact(evaluate(net, data)):
         return []
     V, _ = significant_directions(data.low.T2, data.low.T2_noise(), threshold, np.zeros((data.d, 0)))
     residual = data.y - net.predict(data.X)  # the same T3 as y (the net has none), less noise
