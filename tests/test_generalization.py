@@ -105,6 +105,27 @@ def test_combined_structures_have_the_stated_neurons():
             start += k
 
 
+def test_biased_structures_have_fresh_seeds_biases_in_range_and_more_rows():
+    seeds = [seed for _, seed, _ in g.plan_biased(30, ("auto",))]
+    plain = {seed for _, seed, _ in g.plan(30, ("auto",))}
+    assert len(set(seeds)) == len(seeds) == 30 * len(g.BIASED_STRUCTURES) and not plain & set(seeds)
+    for structure in g.BIASED_STRUCTURES:
+        for index in range(INSTANCES):
+            seed = g.seed_of(structure, index)
+            case = g.draw(structure, seed)
+            (family, k, params), = g.parts_of(case)
+            assert 0.5 <= params["biases"] <= 1.0 and case.n == g.BIASED_ROWS_PER_DK * case.d * case.k
+            assert case.noise == {"biased-noisy-0.1": 0.1, "biased-noisy-0.5": 0.5}.get(structure, 0.0)
+            if structure == "biased-wide":
+                assert family == "random" and 5 <= case.d <= 10 and case.d < case.k <= 2 * case.d
+            _check_part(family, k, params, case.d)
+            net = g.build(case, seed)
+            assert net.biases is not None and net.k == case.k and np.all(np.isfinite(net.biases))
+    # bias-free instances stay bias-free (and as they were: the knobs and networks do not depend on the new ones)
+    case = g.draw("random", g.seed_of("random", 0))
+    assert g.build(case, g.seed_of("random", 0)).biases is None
+
+
 def test_unknown_structure_is_refused():
     with pytest.raises(ValueError, match="unknown structure 'huge'"):
         g.draw("huge", 20_000)

@@ -27,6 +27,13 @@ Ranges (all draws independent; "log-uniform" is uniform in the logarithm):
   sigma = 0.1 or 0.5 of std f; scored by excess risk against the oracle's (refinement started
   at the truth on the same rows): success is a ratio at most ``NOISY_SUCCESS``.
 
+Hidden biases (``generalization-biased``, its own seeds from ``FIRST_BIASED_SEED``, ``BIASED_ROWS_PER_DK``
+d k rows = 1000 d k): every unit's bias ``b ~ N(0, s^2)``, s uniform in [0.5, 1] per instance.
+
+- ``biased``: a base family drawn uniformly (its knobs as above: k <= 8, d <= 50; ``vanishing`` k up to 12).
+- ``biased-wide``: ``random`` wider than its input: d uniform in [5, 10], k uniform in [d + 1, 2d].
+- ``biased-noisy-0.1``, ``biased-noisy-0.5``: ``biased`` with noise, scored against the oracle as above.
+
 Combined structures are built by composing networks of :mod:`narrowrelu.planted` (each
 part planted on its own, then their neurons concatenated); parts are recorded as
 ``p1_family``, ``p1_k``, ``p1_<knob>``, ``p2_...``.
@@ -53,6 +60,8 @@ ROWS_PER_DK = 500
 #: (measured: the first 186 instances of ``--seeds 20``, the noiseless ones, took 30 CPU minutes, the
 #: slowest single instances 1-3 CPU minutes); ``--seeds N`` runs more (a superset: same first seeds).
 DEFAULT_SEEDS = 12
+#: Seed of instance 0 of the first biased structure (fresh: beyond every seed used before), its rows per d k.
+FIRST_BIASED_SEED, BIASED_ROWS_PER_DK = 50_000, 1000
 #: A noisy instance succeeds when its excess risk is at most this times the oracle's (docs/evaluation.md).
 NOISY_SUCCESS = 1.2
 TAG = "generalization"
@@ -177,8 +186,35 @@ STRUCTURES: dict[str, tuple[Callable, float]] = {
 }
 
 
+def _bias_scale(rng) -> float:
+    return float(rng.uniform(0.5, 1.0))
+
+
+def _biased(rng) -> tuple[int, Parts]:
+    d, parts = _noisy(rng)  # a base family drawn uniformly
+    scale = _bias_scale(rng)
+    return d, [(family, k, params | {"biases": scale}) for family, k, params in parts]
+
+
+def _biased_wide(rng) -> tuple[int, Parts]:
+    d = _integer(rng, 5, 10)
+    family, k, params = _random_part(rng, _integer(rng, d + 1, 2 * d))
+    return d, [(family, k, params | {"biases": _bias_scale(rng)})]
+
+
+#: Structures with hidden biases (suite ``generalization-biased``).
+BIASED_STRUCTURES: dict[str, tuple[Callable, float]] = {
+    "biased": (_biased, 0.0),
+    "biased-wide": (_biased_wide, 0.0),
+    "biased-noisy-0.1": (_biased, 0.1),
+    "biased-noisy-0.5": (_biased, 0.5),
+}
+
+
 def seed_of(structure: str, index: int) -> int:
     """The seed of instance ``index`` of ``structure``."""
+    if structure in BIASED_STRUCTURES:
+        return FIRST_BIASED_SEED + 1000 * list(BIASED_STRUCTURES).index(structure) + index
     return FIRST_SEED + 1000 * list(STRUCTURES).index(structure) + index
 
 
@@ -186,16 +222,18 @@ def draw(structure: str, seed: int):
     """The frozen knobs of one instance: a :class:`~narrowrelu.bench.harness.Case` tagged ``generalization``."""
     from .harness import Case
 
-    if structure not in STRUCTURES:
-        raise ValueError(f"unknown structure {structure!r}; expected one of {', '.join(STRUCTURES)}")
-    make_parts, noise = STRUCTURES[structure]
+    known = STRUCTURES | BIASED_STRUCTURES
+    if structure not in known:
+        raise ValueError(f"unknown structure {structure!r}; expected one of {', '.join(known)}")
+    make_parts, noise = known[structure]
+    rows_per_dk = BIASED_ROWS_PER_DK if structure in BIASED_STRUCTURES else ROWS_PER_DK
     d, parts = make_parts(np.random.default_rng([KNOB_SALT, seed]))
     knobs = []
     for i, (family, k, params) in enumerate(parts, start=1):
         knobs += [(f"p{i}_family", family), (f"p{i}_k", k)] + [(f"p{i}_{name}", value)
                                                                for name, value in params.items()]
     k = sum(part[1] for part in parts)
-    return Case(structure, d, k, ROWS_PER_DK * d * k, noise, tuple(knobs), TAG)
+    return Case(structure, d, k, rows_per_dk * d * k, noise, tuple(knobs), TAG)
 
 
 def parts_of(case) -> Parts:
@@ -212,17 +250,22 @@ def parts_of(case) -> Parts:
 
 
 def build(case, seed: int) -> ReLUNetwork:
-    """The planted network of an instance: its parts planted in turn from one generator, then concatenated."""
+    """The planted network of an instance: its parts planted in turn from one generator, then concatenated
+    (hidden biases kept; none when no part has them)."""
     rng = np.random.default_rng([BUILD_SALT, seed])
     nets = [planted.make(family, case.d, k, random_state=rng, **params) for family, k, params in parts_of(case)]
-    return ReLUNetwork(np.concatenate([n.weights for n in nets]), np.vstack([n.directions for n in nets]))
+    biased = any(n.biases is not None for n in nets)
+    biases = np.concatenate([np.zeros(n.k) if n.biases is None else n.biases for n in nets]) if biased else None
+    return ReLUNetwork(np.concatenate([n.weights for n in nets]), np.vstack([n.directions for n in nets]),
+                       biases=biases)
 
 
-def plan(seeds: int | None, methods) -> list[tuple]:
-    """(case, seed, methods) for ``seeds`` instances (default ``DEFAULT_SEEDS``) of every structure."""
+def plan(seeds: int | None, methods, structures: dict | None = None) -> list[tuple]:
+    """(case, seed, methods) for ``seeds`` instances (default ``DEFAULT_SEEDS``) of every structure
+    (of ``STRUCTURES`` unless given)."""
     count = DEFAULT_SEEDS if seeds is None else seeds
     runs = []
-    for structure in STRUCTURES:
+    for structure in STRUCTURES if structures is None else structures:
         for index in range(count):
             seed = seed_of(structure, index)
             runs.append((draw(structure, seed), seed, list(methods)))
@@ -245,3 +288,8 @@ def confidence_interval(successes: int, trials: int, level: float = 0.95) -> tup
         return (0.0, 1.0)
     ci = binomtest(successes, trials).proportion_ci(confidence_level=level, method="exact")
     return (float(ci.low), float(ci.high))
+
+
+def plan_biased(seeds: int | None, methods) -> list[tuple]:
+    """:func:`plan` over the structures with hidden biases."""
+    return plan(seeds, methods, BIASED_STRUCTURES)

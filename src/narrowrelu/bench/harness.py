@@ -1,9 +1,10 @@
 """The benchmark harness: every method on the same sampled data, exact errors, resumable.
 
-``narrowrelu bench --suite {quick,standard,full,recovery,recovery-large,noisy,bias,safran,generalization,throughput,
-queries,efficiency} --out DIR [--option NAME=VALUE ...]`` (or ``python -m narrowrelu.bench``) writes
-``DIR/results.json`` (``meta`` and one record per run), ``DIR/results.md`` (tables) and PNG plots. Records already
-in ``results.json`` are skipped, so an interrupted suite continues where it stopped. ``--option NAME=VALUE`` passes
+``narrowrelu bench --suite {quick,standard,full,recovery,recovery-large,noisy,bias,safran,generalization,
+generalization-biased,throughput,queries,efficiency} --out DIR [--option NAME=VALUE ...]``
+(or ``python -m narrowrelu.bench``) writes ``DIR/results.json`` (``meta`` and one record per run),
+``DIR/results.md`` (tables) and PNG plots. Records already in ``results.json`` are skipped, so an
+interrupted suite continues where it stopped. ``--option NAME=VALUE`` passes
 options to ``learn`` for our methods (an ablation is a suite with one option changed); they are
 recorded in ``meta`` and a directory holds the results of one set of options only.
 
@@ -132,6 +133,9 @@ SUITES = {
     # auto alone on fresh seeds with every knob drawn at random (never tuned on; generalization.py).
     "generalization": Suite([], seeds=generalization.DEFAULT_SEEDS, methods=("auto",), plan=generalization.plan,
                             truth=generalization.build),
+    # the same with hidden biases, 1000 d k rows (generalization.BIASED_STRUCTURES; its own fresh seeds).
+    "generalization-biased": Suite([], seeds=generalization.DEFAULT_SEEDS, methods=("auto",),
+                                   plan=generalization.plan_biased, truth=generalization.build),
     # identify against learn on queryable networks: its own cases (narrowrelu.bench.queries).
     "queries": Suite([], seeds=0, methods=(), extra={"queries": True}),
     # learn beyond its kept rows, streamed from a .npy pair, against the all-rows oracle (efficiency.py).
