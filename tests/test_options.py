@@ -135,7 +135,7 @@ def test_fit_options_are_the_shared_part_of_every_method():
     for _, cls in METHODS.values():
         assert shared <= {f.name for f in dataclasses.fields(cls)}
     auto_only = {"fill_threshold", "squared_residual", "kept_row_discovery", "weaker_fills",
-                 "close_pair_repair", "degree3_dims"}
+                 "close_pair_repair", "degree3_dims", "whole_space_refits"}
     for cls in (CN24Options, DK23Options, CDGKM23Options):
         assert not auto_only & {f.name for f in dataclasses.fields(cls)}
 

@@ -154,6 +154,10 @@ class AutoOptions(FitOptions):
     tol: float = _option(0.0, _real(0, 1, low_open=False), "stop once the held-out loss relative to Var y is at "
                          "most this (a fit inside V that meets it is returned unpolished); 0 runs to exactness "
                          "(selection.EXACT = 1e-8)")
+    whole_space_refits: int = _option(3, _integer(0), "when V is all of R^d (as for k > d), the biased neurons "
+                                      "are fitted inside it up to this many more times from fresh candidate pools "
+                                      "while the fit is not exact, the best kept: there the fit is the whole search "
+                                      "(ours)")
     degree3_dims: int = _option(2, _integer(0), "the biased step may grow V beyond k by this many degree-3 "
                                 "or first-moment directions, with a warning (ours)")
     streamed_passes: int = _option(4, _integer(0), "when the source has more training rows than were kept, "
