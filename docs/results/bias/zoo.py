@@ -50,6 +50,8 @@ def main(out: str, seed0: int, seeds: int, mode: str) -> None:
                           "beta": np.round(truth.biases / np.linalg.norm(truth.directions, axis=1), 3).tolist(),
                           "active": np.round(unit_activity(truth, X), 4).tolist(),
                           "linear_direction": sum(s.get("linear_direction_off_V", 0) for s in net.report.stages),
+                          "biased_fits": sum(s["stage"] == "neurons" and s.get("source") == "biased"
+                                             for s in net.report.stages),
                           "warnings": [str(w.message)[:80] for w in caught]}
                 if noise:
                     record["excess_risk"] = record["relative_error"] * variance(truth)
