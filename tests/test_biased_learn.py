@@ -169,6 +169,38 @@ def test_an_exact_bias_free_fit_is_not_searched_for_a_degree3_signal(monkeypatch
         learn(X, y, k=2, method="cn24", random_state=0)
 
 
+@pytest.mark.parametrize("refits", [3, 0])
+def test_whole_space_refits_follow_a_biased_fit_that_is_not_exact(monkeypatch, refits):
+    """V is all of R^d (k = 2d): when the first biased fit is spoiled (its held-out loss set to inf),
+    a refit from a fresh pool takes its place, unless ``whole_space_refits=0``."""
+    import narrowrelu.methods.auto as auto
+    from narrowrelu.selection import Candidate
+
+    real_fit, real_finish, fits = auto.fit_in_subspace, auto.finish, []
+
+    def fit(*args, biased=False, **kwargs):
+        fits.append(biased)
+        return real_fit(*args, biased=biased, **kwargs)
+
+    def finish(data, net, *args):
+        candidate = real_finish(data, net, *args)
+        spoiled = fits.count(True) == 1 and fits[-1]  # the polish of the first biased fit
+        return Candidate(candidate.network, np.inf, candidate.variance, "spoiled") if spoiled else candidate
+
+    monkeypatch.setattr(auto, "fit_in_subspace", fit)
+    monkeypatch.setattr(auto, "finish", finish)
+    d, k = 4, 8
+    truth = planted.make("random", d=d, k=k, random_state=3, biases=1.0)
+    X, y = planted.sample(truth, 500 * d * k, random_state=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FitWarning)
+        net = learn(X, y, k=k, random_state=0, whole_space_refits=refits)
+    if refits:
+        assert fits.count(True) >= 2 and relative_error(net, truth) < 1e-4
+    else:
+        assert fits.count(True) == 1
+
+
 def test_wider_than_the_input_with_biases():
     """k = 2d: the subspace is all of R^d and the neurons come from the fit inside it (random, b ~ N(0, 1))."""
     d, k = 4, 8
