@@ -272,6 +272,11 @@ def plan(seeds: int | None, methods, structures: dict | None = None) -> list[tup
     return runs
 
 
+def plan_biased(seeds: int | None, methods) -> list[tuple]:
+    """:func:`plan` over the structures with hidden biases."""
+    return plan(seeds, methods, BIASED_STRUCTURES)
+
+
 def success(record: dict) -> bool:
     """Noiseless: recovered (exact relative error <= 1e-4); noisy: excess risk <= ``NOISY_SUCCESS`` x the oracle's."""
     if record["noise"]:
@@ -288,8 +293,3 @@ def confidence_interval(successes: int, trials: int, level: float = 0.95) -> tup
         return (0.0, 1.0)
     ci = binomtest(successes, trials).proportion_ci(confidence_level=level, method="exact")
     return (float(ci.low), float(ci.high))
-
-
-def plan_biased(seeds: int | None, methods) -> list[tuple]:
-    """:func:`plan` over the structures with hidden biases."""
-    return plan(seeds, methods, BIASED_STRUCTURES)

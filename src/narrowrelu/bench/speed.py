@@ -96,10 +96,11 @@ def run(d: int = 100, k: int = 5, n: int = 100_000, seeds: int = 3, min_budget: 
         quick = learn(X, y, k, random_state=seed, tol=TARGETS[0])
         quick_seconds = time.perf_counter() - start
         adam = adam_times(X, y, k, truth, lr, max(budget_factor * ours_seconds, min_budget), random_state=seed)
+        stages = _stage_seconds(ours.report)
         records.append({"seed": seed, "gram_seconds": gram, "ours_seconds": ours_seconds,
                         "ours_gram_passes": ours_seconds / gram, "ours_error": relative_error(ours, truth),
-                        "ours_stage_seconds": _stage_seconds(ours.report),
-                        "ours_stage_gram_passes": {s: t / gram for s, t in _stage_seconds(ours.report).items()},
+                        "ours_stage_seconds": stages,
+                        "ours_stage_gram_passes": {s: t / gram for s, t in stages.items()},
                         "tol_seconds": quick_seconds, "tol_gram_passes": quick_seconds / gram,
                         "tol_error": relative_error(quick, truth), "adam": adam})
         print(json.dumps(records[-1]), flush=True)
