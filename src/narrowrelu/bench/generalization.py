@@ -165,7 +165,8 @@ BASE = {"random": _random, "orthonormal": _orthonormal, "conditioned": _conditio
         "cluster": _cluster, "vanishing": _vanishing}
 
 
-def _noisy(rng) -> tuple[int, Parts]:
+def _base_family(rng) -> tuple[int, Parts]:
+    """One of ``BASE`` drawn uniformly, with its knobs."""
     return BASE[str(rng.choice(list(BASE)))](rng)
 
 
@@ -181,8 +182,8 @@ STRUCTURES: dict[str, tuple[Callable, float]] = {
     "two-close-pairs": (_two_close_pairs, 0.0),
     "pair-and-cluster": (_pair_and_cluster, 0.0),
     "vanishing-and-random": (_vanishing_and_random, 0.0),
-    "noisy-0.1": (_noisy, 0.1),
-    "noisy-0.5": (_noisy, 0.5),
+    "noisy-0.1": (_base_family, 0.1),
+    "noisy-0.5": (_base_family, 0.5),
 }
 
 
@@ -191,7 +192,7 @@ def _bias_scale(rng) -> float:
 
 
 def _biased(rng) -> tuple[int, Parts]:
-    d, parts = _noisy(rng)  # a base family drawn uniformly
+    d, parts = _base_family(rng)
     scale = _bias_scale(rng)
     return d, [(family, k, params | {"biases": scale}) for family, k, params in parts]
 

@@ -68,11 +68,16 @@ def adam_times(X, y, k: int, truth, lr: float, budget: float, random_state: int)
             "epochs": net.report["epochs"], "restarts": net.report["restarts"], "budget_seconds": budget}
 
 
+def _tuning_instance(d: int, k: int, n: int, family: str = "random", biases: float = 0.0):
+    """The separate instance of seed ``TUNING_SEED``: its teacher and ``n`` rows."""
+    truth = planted.make(family, d, k, random_state=TUNING_SEED, biases=biases)
+    return (truth, *planted.sample(truth, n, random_state=TUNING_SEED + 1))
+
+
 def tune_learning_rate(d: int, k: int, n: int, budget: float, family: str = "random",
                        biases: float = 0.0) -> tuple[float, dict[str, float | None]]:
     """The rate of ``LR_GRID`` reaching ``TARGETS[0]`` soonest on the separate instance ``TUNING_SEED``."""
-    truth = planted.make(family, d, k, random_state=TUNING_SEED, biases=biases)
-    X, y = planted.sample(truth, n, random_state=TUNING_SEED + 1)
+    truth, X, y = _tuning_instance(d, k, n, family, biases)
     times = {}
     for lr in LR_GRID:
         times[str(lr)] = adam_times(X, y, k, truth, lr, budget, random_state=0)["seconds_to"][str(TARGETS[0])]
@@ -123,8 +128,7 @@ def run(d: int = 100, k: int = 5, n: int = 100_000, seeds: int = 3, min_budget: 
 def _first_call_seconds(d: int, k: int, n: int) -> float:
     """Seconds of ``learn``'s first call in the process (its imports and first allocations), on the
     tuning instance: reported apart, so that every seed is timed warm, as Adam is after its tuning."""
-    truth = planted.make("random", d, k, random_state=TUNING_SEED)
-    X, y = planted.sample(truth, n, random_state=TUNING_SEED + 1)
+    _, X, y = _tuning_instance(d, k, n)
     start = time.perf_counter()
     learn(X, y, k, random_state=TUNING_SEED)
     return time.perf_counter() - start
